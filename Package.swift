@@ -1,0 +1,61 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, imports only downward:
+//   RillFormat → RillKernels → RillModels → RillRuntime → rill
+//   RillFormat → RillTokenizer → RillRuntime
+//   RillFormat (+ RillTokenizer) → RillConvert → rill
+let releaseKernelFlags: [SwiftSetting] = [
+    // Kernels index raw buffers whose bounds are checked once before each loop.
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Rill",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Rill", targets: ["RillRuntime"]),
+        .executable(name: "rill", targets: ["rill"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-numerics.git", from: "1.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
+        .target(name: "RillFormat"),
+        .target(
+            name: "RillKernels",
+            dependencies: [
+                "RillFormat", "COpenBLAS",
+                .product(name: "Numerics", package: "swift-numerics"),
+            ],
+            swiftSettings: releaseKernelFlags),
+        .target(name: "RillTokenizer", dependencies: ["RillFormat"]),
+        .target(name: "RillModels", dependencies: ["RillFormat", "RillKernels"], swiftSettings: releaseKernelFlags),
+        .target(
+            name: "RillConvert",
+            dependencies: ["RillFormat", "RillTokenizer", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "RillRuntime",
+            dependencies: ["RillFormat", "RillKernels", "RillModels", "RillTokenizer", "CLZ4"]),
+        .executableTarget(
+            name: "rill",
+            dependencies: [
+                "RillRuntime", "RillConvert",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "RillFormatTests", dependencies: ["RillFormat", "RillConvert"], resources: []),
+        .testTarget(name: "RillKernelsTests", dependencies: ["RillKernels", "RillFormat"]),
+        .testTarget(name: "RillTokenizerTests", dependencies: ["RillTokenizer", "RillFormat"]),
+        .testTarget(name: "RillModelsTests", dependencies: ["RillRuntime", "RillConvert", "RillModels", "RillFormat"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+import RillRuntime
+print("rill")
