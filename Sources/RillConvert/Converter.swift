@@ -1,0 +1,142 @@
+import Foundation
+import RillFormat
+
+/// Options of one conversion.
+public struct ConvertOptions: Sendable {
+    public var quant: QuantType
+    /// `PATTERN=TYPE` overrides, applied after the default policy.
+    public var overrides: [(pattern: String, type: QuantType)]
+
+    public init(quant: QuantType, overrides: [(pattern: String, type: QuantType)] = []) {
+        self.quant = quant
+        self.overrides = overrides
+    }
+}
+
+/// What a conversion wrote.
+public struct ConvertSummary: Sendable {
+    public struct TensorReport: Sendable {
+        public var name: String
+        public var type: QuantType
+        public var shape: [Int]
+        public var bytes: Int
+        /// ‖x − dequant(q(x))‖ / ‖x‖ (0 for f32).
+        public var relativeRMSE: Double
+    }
+    public var architecture: String
+    public var tensors: [TensorReport]
+    public var fileBytes: Int
+    public var sourceBytes: Int
+    public var hasTokenizer: Bool
+    public var warnings: [String]
+
+    public var countsByType: [QuantType: Int] {
+        tensors.reduce(into: [:]) { $0[$1.type, default: 0] += 1 }
+    }
+    public var worst: TensorReport? { tensors.max { $0.relativeRMSE < $1.relativeRMSE } }
+}
+
+/// Events a caller may show while converting.
+public enum ConvertEvent {
+    case warning(String)
+    case tensorWritten(done: Int, total: Int, name: String)
+}
+
+/// Converts a Hugging Face checkpoint folder into a `.rill` file.
+public enum Converter {
+    public static let version = "rill 0.1.0"
+
+    /// Converts `directory` into `output`. Nothing is left at `output` (or beside it) when this
+    /// throws.
+    public static func convert(
+        directory: String, output: String, options: ConvertOptions,
+        tokenizerCheck: ([UInt8], String) throws -> TokenizerInfo,
+        events: (ConvertEvent) -> Void = { _ in }
+    ) throws -> ConvertSummary {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw RillFileError.io(path: directory, operation: "open the checkpoint folder", errno: ENOENT)
+        }
+        let configPath = directory + "/config.json"
+        let cc = try HFConfigDecoder.decode(path: configPath)
+        let checkpoint = try SafetensorsCheckpoint(directory: directory)
+        let src = SourceReader(checkpoint: checkpoint)
+        let plan: [PlannedTensor]
+        switch cc.config {
+        case let .mamba(c): plan = try mambaPlan(c, src)
+        case let .transnormer(c): plan = try transNormerPlan(c, src)
+        case let .samba(c): plan = try sambaPlan(c, src)
+        }
+        var warnings: [String] = []
+        func warn(_ s: String) {
+            warnings.append(s)
+            events(.warning(s))
+        }
+        let ignored = checkpoint.names.filter { !src.used.contains($0) }
+        if !ignored.isEmpty {
+            let shown = ignored.prefix(8).joined(separator: ", ")
+            warn("\(directory): \(ignored.count) checkpoint tensor(s) not used by the \(cc.config.architecture) model: \(shown)\(ignored.count > 8 ? ", …" : "")")
+        }
+
+        // Tokenizer: carried verbatim, checked now so that an unsupported one fails here.
+        let tokPath = directory + "/tokenizer.json"
+        var tokenizer: [UInt8]?
+        var tokInfo: TokenizerInfo?
+        if let data = FileManager.default.contents(atPath: tokPath) {
+            let bytes = [UInt8](data)
+            tokInfo = try tokenizerCheck(bytes, tokPath)
+            tokenizer = bytes
+        } else {
+            warn("\(directory): no tokenizer.json: the model will run from token ids only (rill run --ids)")
+        }
+
+        var sources: [Provenance.SourceFile] = []
+        var sourceBytes = 0
+        for path in [configPath] + checkpoint.files.map(\.path) + (tokenizer == nil ? [] : [tokPath]) {
+            let m = try MappedFile(path: path)
+            sources.append(.init(name: (path as NSString).lastPathComponent, bytes: m.size, xxh64: hex(xxh64(m.base, count: m.size))))
+            sourceBytes += m.size
+        }
+
+        let policy = QuantPolicy(requested: options.quant, overrides: options.overrides)
+        let pending = plan.map { p in
+            PendingTensor(name: p.name, type: policy.type(for: p.name, shape: p.shape, role: p.role), shape: p.shape, values: p.values)
+        }
+        let metadata = RillMetadata(
+            config: cc.config, bosTokenID: cc.bosTokenID, eosTokenID: cc.eosTokenID, tokenizer: tokInfo,
+            provenance: Provenance(converter: version, sourceArchitecture: cc.sourceArchitecture, sourceFiles: sources),
+            quantization: QuantizationInfo(requested: options.quant.description, overrides: options.overrides.map { "\($0.pattern)=\($0.type)" }))
+
+        var reports = [ConvertSummary.TensorReport?](repeating: nil, count: pending.count)
+        let specs = try RillWriter.write(
+            to: output, metadata: metadata, tokenizer: tokenizer, tensors: pending,
+            progress: { done, total, name in events(.tensorWritten(done: done, total: total, name: name)) },
+            onEncoded: { i, values, stored in
+                reports[i] = .init(
+                    name: stored.name, type: stored.type, shape: stored.shape, bytes: stored.layout.byteCount,
+                    relativeRMSE: relativeRMSE(values, stored))
+            })
+        let fileBytes = specs.last.map { Int($0.offset + $0.length) } ?? 0
+        return ConvertSummary(
+            architecture: cc.config.architecture, tensors: reports.compactMap { $0 }, fileBytes: fileBytes,
+            sourceBytes: sourceBytes, hasTokenizer: tokenizer != nil, warnings: warnings)
+    }
+}
+
+/// ‖x − x̂‖ / ‖x‖ over the whole tensor, x̂ the stored (dequantised) values.
+func relativeRMSE(_ x: [Float], _ stored: TensorView) -> Double {
+    if stored.type == .f32 { return 0 }
+    var row = [Float](repeating: 0, count: stored.cols)
+    var err = 0.0, ref = 0.0
+    row.withUnsafeMutableBufferPointer { buf in
+        for r in 0..<stored.rows {
+            stored.dequantizeRow(r, into: buf)
+            for j in 0..<stored.cols {
+                let a = Double(x[r * stored.cols + j]), b = Double(buf[j])
+                err += (a - b) * (a - b)
+                ref += a * a
+            }
+        }
+    }
+    return ref == 0 ? (err == 0 ? 0 : .infinity) : (err / ref).squareRoot()
+}

@@ -1,0 +1,55 @@
+import Foundation
+import RillFormat
+
+/// Tensors of a flash-linear-attention `SambaForCausalLM` checkpoint.
+///
+/// Mamba layers keep the Mamba names (with `A_log` → `A` and the conv reshaped as in
+/// ``mambaPlan``); attention layers keep `q_proj/k_proj/v_proj/o_proj`.
+func sambaPlan(_ c: SambaConfig, _ src: SourceReader) throws -> [PlannedTensor] {
+    let d = c.hiddenSize, e = c.mambaInnerSize, n = c.stateSize, r = c.timeStepRank, k = c.convKernel
+    let qd = c.numHeads * c.headDim, kvd = c.numKVHeads * c.headDim, m = c.intermediateSize
+    var plan: [PlannedTensor] = []
+    plan.append(try src.copy("backbone.embeddings.weight", [c.vocabSize, d], .embedding))
+    for i in 0..<c.numLayers {
+        let p = "backbone.layers.\(i)."
+        plan.append(try src.copy(p + "mixer_norm.weight", [d], .keepF32))
+        if c.isAttention(layer: i) {
+            plan.append(try src.copy(p + "mixer.q_proj.weight", [qd, d], .projection))
+            plan.append(try src.copy(p + "mixer.k_proj.weight", [kvd, d], .projection))
+            plan.append(try src.copy(p + "mixer.v_proj.weight", [kvd, d], .projection))
+            if c.qkvBias {
+                plan.append(try src.copy(p + "mixer.q_proj.bias", [qd], .keepF32))
+                plan.append(try src.copy(p + "mixer.k_proj.bias", [kvd], .keepF32))
+                plan.append(try src.copy(p + "mixer.v_proj.bias", [kvd], .keepF32))
+            }
+            plan.append(try src.copy(p + "mixer.o_proj.weight", [d, qd], .projection))
+        } else {
+            plan.append(try src.copy(p + "mixer.in_proj.weight", [2 * e, d], .projection))
+            if c.useBias { plan.append(try src.copy(p + "mixer.in_proj.bias", [2 * e], .keepF32)) }
+            let convName = p + "mixer.conv1d.weight"
+            try src.require(convName, [e, 1, k])
+            plan.append(PlannedTensor(name: convName, shape: [e, k], role: .keepF32) { try src.values(convName, [e, 1, k]) })
+            if c.useConvBias { plan.append(try src.copy(p + "mixer.conv1d.bias", [e], .keepF32)) }
+            plan.append(try src.copy(p + "mixer.x_proj.weight", [r + 2 * n, e], .projection))
+            plan.append(try src.copy(p + "mixer.dt_proj.weight", [e, r], .projection))
+            plan.append(try src.copy(p + "mixer.dt_proj.bias", [e], .keepF32))
+            let aLog = p + "mixer.A_log"
+            try src.require(aLog, [e, n])
+            plan.append(PlannedTensor(name: p + "mixer.A", shape: [e, n], role: .keepF32) {
+                try src.values(aLog, [e, n]).map { -Float(exp(Double($0))) }
+            })
+            plan.append(try src.copy(p + "mixer.D", [e], .keepF32))
+            plan.append(try src.copy(p + "mixer.out_proj.weight", [d, e], .projection))
+            if c.useBias { plan.append(try src.copy(p + "mixer.out_proj.bias", [d], .keepF32)) }
+        }
+        plan.append(try src.copy(p + "mlp_norm.weight", [d], .keepF32))
+        plan.append(try src.copy(p + "mlp.gate_proj.weight", [m, d], .projection))
+        plan.append(try src.copy(p + "mlp.up_proj.weight", [m, d], .projection))
+        plan.append(try src.copy(p + "mlp.down_proj.weight", [d, m], .projection))
+    }
+    plan.append(try src.copy("backbone.norm_f.weight", [d], .keepF32))
+    if !c.tieWordEmbeddings {
+        plan.append(try src.copy("lm_head.weight", [c.vocabSize, d], .head))
+    }
+    return plan
+}

@@ -1,0 +1,124 @@
+/// The architecture of a model and its hyper-parameters: exactly one of the supported kinds.
+public enum ModelConfig: Sendable, Equatable {
+    case mamba(MambaConfig)
+    case transnormer(TransNormerConfig)
+    case samba(SambaConfig)
+
+    /// The names written in the metadata's `architecture` field.
+    public static let supportedArchitectures = ["mamba", "transnormer", "samba"]
+
+    public var architecture: String {
+        switch self {
+        case .mamba: return "mamba"
+        case .transnormer: return "transnormer"
+        case .samba: return "samba"
+        }
+    }
+
+    public var vocabSize: Int {
+        switch self {
+        case let .mamba(c): return c.vocabSize
+        case let .transnormer(c): return c.vocabSize
+        case let .samba(c): return c.vocabSize
+        }
+    }
+
+    public var numLayers: Int {
+        switch self {
+        case let .mamba(c): return c.numLayers
+        case let .transnormer(c): return c.numLayers
+        case let .samba(c): return c.numLayers
+        }
+    }
+
+    public var hiddenSize: Int {
+        switch self {
+        case let .mamba(c): return c.hiddenSize
+        case let .transnormer(c): return c.embedDim
+        case let .samba(c): return c.hiddenSize
+        }
+    }
+
+    /// Checks that sizes are positive, consistent and below the bounds every allocation relies
+    /// on (`ModelLimits`); `path` names the file in errors.
+    public func validate(path: String) throws(RillFileError) {
+        func check(_ field: String, _ v: Int, _ range: ClosedRange<Int>) throws(RillFileError) {
+            guard range.contains(v) else {
+                throw .invalidField(path: path, field: "config.\(field)", expected: "\(range.lowerBound)…\(range.upperBound)", found: "\(v)")
+            }
+        }
+        func checkEps(_ field: String, _ v: Float) throws(RillFileError) {
+            guard v.isFinite, v > 0, v < 1 else {
+                throw .invalidField(path: path, field: "config.\(field)", expected: "a small positive number", found: "\(v)")
+            }
+        }
+        let L = ModelLimits.self
+        switch self {
+        case let .mamba(c):
+            try check("hidden_size", c.hiddenSize, 1...L.maxWidth)
+            try check("num_layers", c.numLayers, 1...L.maxLayers)
+            try check("vocab_size", c.vocabSize, 1...L.maxVocab)
+            try check("state_size", c.stateSize, 1...L.maxStateSize)
+            try check("conv_kernel", c.convKernel, 1...L.maxConvKernel)
+            try check("intermediate_size", c.intermediateSize, 1...L.maxWidth * 4)
+            try check("time_step_rank", c.timeStepRank, 1...L.maxWidth)
+            try checkEps("layer_norm_epsilon", c.layerNormEpsilon)
+        case let .transnormer(c):
+            try check("embed_dim", c.embedDim, 1...L.maxWidth)
+            try check("hidden_dim", c.hiddenDim, 1...L.maxWidth)
+            try check("num_layers", c.numLayers, 1...L.maxLayers)
+            try check("num_heads", c.numHeads, 1...c.hiddenDim)
+            try check("glu_dim", c.gluDim, 1...L.maxWidth * 8)
+            try check("vocab_size", c.vocabSize, 1...L.maxVocab)
+            try checkEps("norm_epsilon", c.normEpsilon)
+            guard c.hiddenDim % c.numHeads == 0 else {
+                throw .invalidField(path: path, field: "config.hidden_dim", expected: "a multiple of num_heads (\(c.numHeads))", found: "\(c.hiddenDim)")
+            }
+            guard c.lrpeLayers.count == c.numLayers else {
+                throw .invalidField(path: path, field: "config.lrpe_layers", expected: "\(c.numLayers) entries", found: "\(c.lrpeLayers.count)")
+            }
+        case let .samba(c):
+            try check("hidden_size", c.hiddenSize, 1...L.maxWidth)
+            try check("num_layers", c.numLayers, 1...L.maxLayers)
+            try check("vocab_size", c.vocabSize, 1...L.maxVocab)
+            try check("state_size", c.stateSize, 1...L.maxStateSize)
+            try check("conv_kernel", c.convKernel, 1...L.maxConvKernel)
+            try check("mamba_inner_size", c.mambaInnerSize, 1...L.maxWidth * 4)
+            try check("time_step_rank", c.timeStepRank, 1...L.maxWidth)
+            try check("num_heads", c.numHeads, 1...L.maxWidth)
+            try check("num_kv_heads", c.numKVHeads, 1...c.numHeads)
+            try check("head_dim", c.headDim, 2...1024)
+            try check("window_size", c.windowSize, 1...L.maxWindow)
+            try check("intermediate_size", c.intermediateSize, 1...L.maxWidth * 8)
+            try checkEps("norm_epsilon", c.normEpsilon)
+            guard c.numHeads % c.numKVHeads == 0 else {
+                throw .invalidField(path: path, field: "config.num_kv_heads", expected: "a divisor of num_heads (\(c.numHeads))", found: "\(c.numKVHeads)")
+            }
+            guard c.headDim % 2 == 0 else {
+                throw .invalidField(path: path, field: "config.head_dim", expected: "an even number (RoPE)", found: "\(c.headDim)")
+            }
+            for l in c.attentionLayers where !(0..<c.numLayers).contains(l) {
+                throw .invalidField(path: path, field: "config.attention_layers", expected: "layer indices below \(c.numLayers)", found: "\(l)")
+            }
+            guard c.ropeTheta.isFinite, c.ropeTheta > 1 else {
+                throw .invalidField(path: path, field: "config.rope_theta", expected: "a number > 1", found: "\(c.ropeTheta)")
+            }
+        }
+    }
+}
+
+/// Bounds on every size read from an untrusted file, checked before anything is allocated.
+/// Generous for real models (Mamba-2.8B has d 2560, 64 layers, vocab 50280).
+public enum ModelLimits {
+    public static let maxWidth = 65_536
+    public static let maxLayers = 1_024
+    public static let maxVocab = 4_000_000
+    public static let maxStateSize = 1_024
+    public static let maxConvKernel = 64
+    public static let maxWindow = 1 << 20
+    public static let maxTensors = 1 << 20
+    public static let maxRank = 4
+    public static let maxNameLength = 1_024
+    public static let maxMetadataBytes = 64 << 20
+    public static let maxTokenizerBytes = 256 << 20
+}

@@ -1,0 +1,120 @@
+/// The metadata section of a `.rill` file (UTF-8 JSON, `Formats/rill.md` §4).
+public struct RillMetadata: Sendable, Equatable {
+    public var config: ModelConfig
+    /// Special token ids from the checkpoint's config (nil when it names none).
+    public var bosTokenID: Int?
+    public var eosTokenID: Int?
+    /// What the tokenizer section holds, nil when the file carries no tokenizer.
+    public var tokenizer: TokenizerInfo?
+    public var provenance: Provenance
+    /// The `--quant` the file was converted with and the per-tensor overrides applied.
+    public var quantization: QuantizationInfo
+
+    public init(
+        config: ModelConfig, bosTokenID: Int?, eosTokenID: Int?, tokenizer: TokenizerInfo?,
+        provenance: Provenance, quantization: QuantizationInfo
+    ) {
+        self.config = config
+        self.bosTokenID = bosTokenID
+        self.eosTokenID = eosTokenID
+        self.tokenizer = tokenizer
+        self.provenance = provenance
+        self.quantization = quantization
+    }
+}
+
+public struct TokenizerInfo: Codable, Sendable, Equatable {
+    /// `hf-tokenizer-json`: the section holds a Hugging Face `tokenizer.json` verbatim.
+    public var format: String
+    /// The tokenizer model type (`BPE`, …) and its vocabulary size.
+    public var model: String
+    public var vocabSize: Int
+
+    public init(format: String, model: String, vocabSize: Int) {
+        self.format = format
+        self.model = model
+        self.vocabSize = vocabSize
+    }
+
+    enum CodingKeys: String, CodingKey { case format, model, vocabSize = "vocab_size" }
+}
+
+public struct Provenance: Codable, Sendable, Equatable {
+    /// e.g. `rill 0.1.0`.
+    public var converter: String
+    /// The checkpoint's `architectures[0]` / `model_type` as found.
+    public var sourceArchitecture: String
+    /// Source files with their sizes and XXH64.
+    public var sourceFiles: [SourceFile]
+
+    public init(converter: String, sourceArchitecture: String, sourceFiles: [SourceFile]) {
+        self.converter = converter
+        self.sourceArchitecture = sourceArchitecture
+        self.sourceFiles = sourceFiles
+    }
+
+    public struct SourceFile: Codable, Sendable, Equatable {
+        public var name: String
+        public var bytes: Int
+        public var xxh64: String
+        public init(name: String, bytes: Int, xxh64: String) {
+            self.name = name
+            self.bytes = bytes
+            self.xxh64 = xxh64
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case converter, sourceArchitecture = "source_architecture", sourceFiles = "source_files"
+    }
+}
+
+public struct QuantizationInfo: Codable, Sendable, Equatable {
+    public var requested: String
+    public var overrides: [String]
+    public init(requested: String, overrides: [String]) {
+        self.requested = requested
+        self.overrides = overrides
+    }
+}
+
+extension RillMetadata: Codable {
+    enum CodingKeys: String, CodingKey {
+        case architecture, config, bosTokenID = "bos_token_id", eosTokenID = "eos_token_id"
+        case tokenizer, provenance, quantization
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let arch = try c.decode(String.self, forKey: .architecture)
+        switch arch {
+        case "mamba": config = .mamba(try c.decode(MambaConfig.self, forKey: .config))
+        case "transnormer": config = .transnormer(try c.decode(TransNormerConfig.self, forKey: .config))
+        case "samba": config = .samba(try c.decode(SambaConfig.self, forKey: .config))
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .architecture, in: c,
+                debugDescription: "unknown architecture '\(arch)' (supported: \(ModelConfig.supportedArchitectures.joined(separator: ", ")))")
+        }
+        bosTokenID = try c.decodeIfPresent(Int.self, forKey: .bosTokenID)
+        eosTokenID = try c.decodeIfPresent(Int.self, forKey: .eosTokenID)
+        tokenizer = try c.decodeIfPresent(TokenizerInfo.self, forKey: .tokenizer)
+        provenance = try c.decode(Provenance.self, forKey: .provenance)
+        quantization = try c.decode(QuantizationInfo.self, forKey: .quantization)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(config.architecture, forKey: .architecture)
+        switch config {
+        case let .mamba(m): try c.encode(m, forKey: .config)
+        case let .transnormer(t): try c.encode(t, forKey: .config)
+        case let .samba(s): try c.encode(s, forKey: .config)
+        }
+        try c.encodeIfPresent(bosTokenID, forKey: .bosTokenID)
+        try c.encodeIfPresent(eosTokenID, forKey: .eosTokenID)
+        try c.encodeIfPresent(tokenizer, forKey: .tokenizer)
+        try c.encode(provenance, forKey: .provenance)
+        try c.encode(quantization, forKey: .quantization)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// A tensor waiting to be written: its name, storage type, shape and a producer of its values
+/// (row-major f32), called once when the tensor's turn comes so that only one tensor is in
+/// memory at a time.
+public struct PendingTensor {
+    public var name: String
+    public var type: QuantType
+    public var shape: [Int]
+    public var values: () throws -> [Float]
+
+    public init(name: String, type: QuantType, shape: [Int], values: @escaping () throws -> [Float]) {
+        self.name = name
+        self.type = type
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// Writes `.rill` files: everything goes to a temporary file beside the destination, which is
+/// renamed into place only when complete, so a failure never leaves a partial file.
+public enum RillWriter {
+    /// The path of the temporary file a write to `path` uses; exposed so that a signal handler
+    /// can remove it.
+    public static func temporaryPath(for path: String) -> String {
+        path + ".partial-\(getpid())"
+    }
+
+    /// Writes the file and returns the tensor table as written.
+    /// - Parameter progress: called after each tensor with (done, total, name).
+    @discardableResult
+    public static func write(
+        to path: String, metadata: RillMetadata, tokenizer: [UInt8]?, tensors: [PendingTensor],
+        progress: (Int, Int, String) -> Void = { _, _, _ in },
+        onEncoded: (_ index: Int, _ values: [Float], _ stored: TensorView) -> Void = { _, _, _ in }
+    ) throws -> [TensorSpec] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metaBytes = Array(try encoder.encode(metadata))
+
+        // Plan the layout: header, metadata, tokenizer, table, then 64-aligned tensors.
+        var specs: [TensorSpec] = []
+        var layouts: [TensorLayout] = []
+        var seen = Set<String>()
+        for t in tensors {
+            guard let layout = TensorLayout(type: t.type, shape: t.shape) else {
+                throw RillFileError.invalidField(path: path, field: "tensor '\(t.name)'.shape", expected: "positive dimensions", found: "\(t.shape)")
+            }
+            guard seen.insert(t.name).inserted else {
+                throw RillFileError.invalidField(path: path, field: "tensor '\(t.name)'", expected: "a unique name", found: "a duplicate")
+            }
+            layouts.append(layout)
+            specs.append(TensorSpec(name: t.name, type: t.type, shape: t.shape, offset: 0, length: UInt64(layout.byteCount), xxh64: 0))
+        }
+        let tableLength = specs.reduce(0) { $0 + $1.encoded().count }
+        var h = RillHeader()
+        h.metadataOffset = UInt64(RillHeader.size)
+        h.metadataLength = UInt64(metaBytes.count)
+        let tokBytes = tokenizer ?? []
+        h.tokenizerOffset = tokBytes.isEmpty ? 0 : h.metadataOffset + h.metadataLength
+        h.tokenizerLength = UInt64(tokBytes.count)
+        h.tableOffset = h.metadataOffset + h.metadataLength + h.tokenizerLength
+        h.tableLength = UInt64(tableLength)
+        h.tensorCount = UInt32(specs.count)
+        h.dataOffset = UInt64(alignUp(Int(h.tableOffset + h.tableLength), to: RillHeader.alignment))
+        var cursor = Int(h.dataOffset)
+        for i in specs.indices {
+            specs[i].offset = UInt64(cursor)
+            cursor = alignUp(cursor + layouts[i].byteCount, to: RillHeader.alignment)
+        }
+        let end = specs.last.map { Int($0.offset + $0.length) } ?? Int(h.dataOffset)
+        h.dataLength = UInt64(end) - h.dataOffset
+        h.fileSize = UInt64(end)
+
+        let tmp = temporaryPath(for: path)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RillFileError.io(path: tmp, operation: "create", errno: errno) }
+        var done = false
+        defer {
+            close(fd)
+            if !done { unlink(tmp) }
+        }
+        func pwriteAll(_ p: UnsafeRawPointer, _ n: Int, _ off: Int) throws {
+            var written = 0
+            while written < n {
+                let r = pwrite(fd, p + written, n - written, off_t(off + written))
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw RillFileError.io(path: tmp, operation: "write", errno: errno)
+                }
+                written += r
+            }
+        }
+        guard ftruncate(fd, off_t(end)) == 0 else { throw RillFileError.io(path: tmp, operation: "resize", errno: errno) }
+
+        for (i, t) in tensors.enumerated() {
+            let layout = layouts[i]
+            let values = try t.values()
+            guard values.count == layout.elementCount else {
+                throw RillFileError.invalidField(path: path, field: "tensor '\(t.name)'", expected: "\(layout.elementCount) values", found: "\(values.count)")
+            }
+            let buf = UnsafeMutableRawPointer.allocate(byteCount: max(layout.byteCount, 1), alignment: 64)
+            defer { buf.deallocate() }
+            buf.initializeMemory(as: UInt8.self, repeating: 0, count: layout.byteCount)
+            values.withUnsafeBufferPointer { writeQuantized($0, layout: layout, into: buf) }
+            specs[i].xxh64 = xxh64(buf, count: layout.byteCount)
+            onEncoded(i, values, TensorView(name: t.name, shape: t.shape, layout: layout, base: UnsafeRawPointer(buf)))
+            try pwriteAll(buf, layout.byteCount, Int(specs[i].offset))
+            progress(i + 1, tensors.count, t.name)
+        }
+
+        var table: [UInt8] = []
+        table.reserveCapacity(tableLength)
+        for s in specs { table += s.encoded() }
+        h.metadataXXH64 = xxh64(metaBytes)
+        h.tokenizerXXH64 = tokBytes.isEmpty ? 0 : xxh64(tokBytes)
+        h.tableXXH64 = xxh64(table)
+        try metaBytes.withUnsafeBytes { try pwriteAll($0.baseAddress!, $0.count, Int(h.metadataOffset)) }
+        if !tokBytes.isEmpty {
+            try tokBytes.withUnsafeBytes { try pwriteAll($0.baseAddress!, $0.count, Int(h.tokenizerOffset)) }
+        }
+        try table.withUnsafeBytes { try pwriteAll($0.baseAddress!, $0.count, Int(h.tableOffset)) }
+        try h.encoded().withUnsafeBytes { try pwriteAll($0.baseAddress!, $0.count, 0) }
+        guard fsync(fd) == 0 else { throw RillFileError.io(path: tmp, operation: "sync", errno: errno) }
+        guard rename(tmp, path) == 0 else { throw RillFileError.io(path: path, operation: "rename into place", errno: errno) }
+        done = true
+        return specs
+    }
+}

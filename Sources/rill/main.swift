@@ -1,2 +1,0 @@
-import RillRuntime
-print("rill")
