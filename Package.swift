@@ -38,7 +38,7 @@ let package = Package(
             ],
             swiftSettings: releaseKernelFlags),
         .target(name: "RillTokenizer", dependencies: ["RillFormat"]),
-        .target(name: "RillModels", dependencies: ["RillFormat", "RillKernels"], swiftSettings: releaseKernelFlags),
+        .target(name: "RillModels", dependencies: ["RillFormat", "RillKernels", "COpenBLAS"], swiftSettings: releaseKernelFlags),
         .target(
             name: "RillConvert",
             dependencies: ["RillFormat", "RillTokenizer", .product(name: "Logging", package: "swift-log")]),

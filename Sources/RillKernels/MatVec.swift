@@ -1,0 +1,66 @@
+import RillFormat
+
+// Matrix-vector product y = W·x over the stored (possibly quantised) weights: the kernel that
+// decode time is spent in. `matVec` dispatches on the weight type to a SIMD kernel per type
+// (MatVecFloat.swift, MatVecInt8.swift, MatVecInt4.swift); `matVecReference` is the scalar
+// twin the tests hold it to.
+//
+// Every fast kernel computes each row with the same sequence of operations whichever rows it
+// is grouped with, so a row's result does not depend on `rows` (parallel == serial, bitwise).
+
+// MARK: - Entry points
+
+/// Computes `y[r] = Σ_j W[r, j] · x[j]` for every `r` in `rows` (`W (rows, cols) @ x (cols,)`).
+///
+/// - Parameters:
+///   - w: weights of any ``QuantType``; a tensor of shape `[…, cols]` is read as its
+///     `w.rows × w.cols` matrix. Block types are dequantised in registers (`q · d` for int8,
+///     `(n − 8) · d` for int4).
+///   - x: `w.cols` floats. Nothing past `x[w.cols − 1]` is read, even when the last block of a
+///     row is padded.
+///   - y: indexed by row: `y[r]` is written for `r ∈ rows`, nothing else.
+///   - rows: a subrange of `0..<w.rows`; empty is allowed.
+///
+/// Sums run in `Float`, per block of 32 for the block types (block sum, then times its scale),
+/// in 16 lanes, so results differ from ``matVecReference(_:_:_:rows:)`` by rounding only
+/// (relative to `Σ_j |W[r, j] · x[j]|`, a few `Float.ulpOfOne · √cols`). NaN or ±∞ in `x` or the
+/// weights propagates to the rows that use it.
+public func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
+    switch w.type {
+    case .f32: matVecF32(w.f32, cols: w.cols, x, y, rows: rows)
+    case .f16: matVecF16(w.f16, cols: w.cols, x, y, rows: rows)
+    case .int8: matVecInt8(w, x, y, rows: rows)
+    case .int4: matVecInt4(w, x, y, rows: rows)
+    }
+}
+
+/// Scalar twin of ``matVec(_:_:_:rows:)``: the same maths, one element at a time, each weight
+/// dequantised on its own (`Float(q) · d`), summed left to right in `Float`.
+public func matVecReference(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
+    let cols = w.cols
+    let bs = QuantType.blockSize
+    let nb = w.layout.blocksPerRow
+    for r in rows {
+        var sum: Float = 0
+        switch w.type {
+        case .f32:
+            for j in 0..<cols { sum += w.f32[r * cols + j] * x[j] }
+        case .f16:
+            for j in 0..<cols { sum += Float(w.f16[r * cols + j]) * x[j] }
+        case .int8:
+            let q = (w.quants + r * nb * bs).assumingMemoryBound(to: Int8.self)
+            for j in 0..<cols { sum += Float(q[j]) * w.scales[r * nb + j / bs] * x[j] }
+        case .int4:
+            let q = (w.quants + r * nb * (bs / 2)).assumingMemoryBound(to: UInt8.self)
+            for j in 0..<cols {
+                let b = j / bs, i = j % bs
+                let byte = q[b * (bs / 2) + i % (bs / 2)]
+                let n = i < bs / 2 ? byte & 0x0F : byte >> 4
+                sum += Float(Int(n) - 8) * w.scales[r * nb + b] * x[j]
+            }
+        }
+        y[r] = sum
+    }
+}

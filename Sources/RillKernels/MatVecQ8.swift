@@ -1,0 +1,166 @@
+import RillFormat
+
+// The int8-activation mat-vec (ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0): x is quantised once per
+// mat-vec to int8 blocks of 32 with a scale each, then every block of every row is an integer
+// dot product with one float multiply (by d_w · d_x) per block.
+
+// MARK: - Quantised activations
+
+/// Activations quantised to int8 blocks of 32, owned here, allocated once for up to
+/// `maxCols` elements: `x[j] ≈ quants[j] · scales[j / 32]`, `quants` zero past `cols`.
+public final class ActivationsQ8: @unchecked Sendable {
+    /// Largest `cols` this buffer holds.
+    public let maxCols: Int
+    /// Elements quantised by the last ``quantize(_:cols:)``.
+    public private(set) var cols: Int = 0
+    /// `ceil(maxCols / 32) · 32` quants, 64-byte aligned.
+    public let quants: UnsafeMutablePointer<Int8>
+    /// `ceil(maxCols / 32)` scales.
+    public let scales: UnsafeMutablePointer<Float>
+
+    public init(maxCols: Int) {
+        precondition(maxCols > 0)
+        self.maxCols = maxCols
+        let nb = (maxCols + QuantType.blockSize - 1) / QuantType.blockSize
+        quants = UnsafeMutableRawPointer.allocate(byteCount: nb * QuantType.blockSize, alignment: 64)
+            .bindMemory(to: Int8.self, capacity: nb * QuantType.blockSize)
+        quants.initialize(repeating: 0, count: nb * QuantType.blockSize)
+        scales = .allocate(capacity: nb)
+        scales.initialize(repeating: 0, count: nb)
+    }
+
+    deinit {
+        quants.deallocate()
+        scales.deallocate()
+    }
+
+    /// Quantises `x[0..<cols]` as ``quantizeRowInt8(_:quants:scales:)`` does (`d = max|x|/127`,
+    /// `q = round(x/d)`, ties to even), reading nothing past `cols`. Non-finite `x` gives a
+    /// non-finite scale (and garbage quants) for its block, so the mat-vec result is NaN there.
+    public func quantize(_ x: UnsafePointer<Float>, cols: Int) {
+        precondition(cols > 0 && cols <= maxCols, "cols \(cols) outside 1...\(maxCols)")
+        self.cols = cols
+        let bs = QuantType.blockSize
+        let nb = (cols + bs - 1) / bs
+        let tail = tailActivations(x, cols: cols)
+        for b in 0..<nb {
+            let xb = b * bs + bs <= cols ? loadActivations(x, at: b * bs) : tail
+            let m = pointwiseMax(pointwiseMax(xb[0], -xb[0]), pointwiseMax(xb[1], -xb[1]))
+            let amax = pointwiseMax(m, pointwiseMax(pointwiseMax(xb[2], -xb[2]), pointwiseMax(xb[3], -xb[3]))).max()
+            let d = amax / 127
+            let id: Float = d == 0 ? 0 : 1 / d
+            scales[b] = d
+            let q = UnsafeMutableRawPointer(quants + b * bs)
+            q.storeBytes(of: roundToInt8(xb[0] * id), as: SIMD8<Int8>.self)
+            q.storeBytes(of: roundToInt8(xb[1] * id), toByteOffset: 8, as: SIMD8<Int8>.self)
+            q.storeBytes(of: roundToInt8(xb[2] * id), toByteOffset: 16, as: SIMD8<Int8>.self)
+            q.storeBytes(of: roundToInt8(xb[3] * id), toByteOffset: 24, as: SIMD8<Int8>.self)
+        }
+    }
+}
+
+/// Rounds `v` (|v| ≤ 127) to the nearest integer, ties to even, without a float → int
+/// conversion instruction: adding 1.5·2²³ leaves `round(v)` in the low mantissa bits.
+/// (Swift's generic `SIMD8<Int32>(_: SIMD8<Float>)` compiles to a lane-by-lane loop.)
+@inline(__always)
+func roundToInt8(_ v: SIMD8<Float>) -> SIMD8<Int8> {
+    let magic: Float = 12_582_912  // 1.5 · 2²³
+    let bits = unsafeBitCast(v + magic, to: SIMD8<Int32>.self) &- Int32(bitPattern: magic.bitPattern)
+    return narrowToInt8(bits)
+}
+
+// MARK: - Block dot products
+
+/// `Σ_{i<32} a[i] · b[i]` for two int8 blocks at `a` and `b`, exact in `Int32`
+/// (|Σ| ≤ 32 · 128 · 127), as 8 lanes.
+@inline(__always)
+func dotBlockQ8Q8(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD8<Int32> {
+    @inline(__always) func p(_ k: Int) -> SIMD8<Int32> {
+        widenToInt32(a.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<Int8>.self))
+            &* widenToInt32(b.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<Int8>.self))
+    }
+    return (p(0) &+ p(1)) &+ (p(2) &+ p(3))
+}
+
+/// As ``dotBlockQ8Q8(_:_:)`` with `a` an int4 block (`n − 8`, see ``unpackInt4(_:)``).
+@inline(__always)
+func dotBlockQ4Q8(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD8<Int32> {
+    let n = unpackInt4(a)
+    @inline(__always) func x(_ k: Int) -> SIMD8<Int32> {
+        widenToInt32(b.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<Int8>.self))
+    }
+    return (n.0 &* x(0) &+ n.1 &* x(1)) &+ (n.2 &* x(2) &+ n.3 &* x(3))
+}
+
+// MARK: - Mat-vec
+
+/// `y[r] = Σ_b (d_w[r, b] · d_x[b]) · Σ_{i<32} q_w[r, b, i] · q_x[b, i]` for `r` in `rows`:
+/// the int8-activation product of int8 or int4 weights with ``ActivationsQ8`` made from `x`.
+///
+/// Adds the rounding of `x` to int8 (≤ `d_x / 2` per element) to the error of
+/// ``matVec(_:_:_:rows:)``. Precondition: `x.cols == w.cols`; `w` is int8 or int4.
+public func matVecQ8(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    precondition(w.type.isBlockQuantised && x.cols == w.cols, "\(w.name): \(w.type) × \(x.cols) activations")
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
+    let bs = QuantType.blockSize
+    let nb = w.layout.blocksPerRow
+    let isInt4 = w.type == .int4
+    let rowBytes = nb * w.type.bytesPerBlock
+    let xq = UnsafeRawPointer(x.quants), xs = x.scales
+    let bpb = w.type.bytesPerBlock
+    @inline(__always) func dot(_ q: UnsafeRawPointer, _ b: Int) -> SIMD8<Float> {
+        convertToFloat(isInt4 ? dotBlockQ4Q8(q + b * bpb, xq + b * bs) : dotBlockQ8Q8(q + b * bpb, xq + b * bs))
+    }
+    var r = rows.lowerBound
+    while r + 4 <= rows.upperBound {
+        let q0 = w.quants + r * rowBytes, q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes
+        let s0 = w.scales + r * nb, s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        for b in 0..<nb {
+            let d = xs[b]
+            a0 += dot(q0, b) * (s0[b] * d)
+            a1 += dot(q1, b) * (s1[b] * d)
+            a2 += dot(q2, b) * (s2[b] * d)
+            a3 += dot(q3, b) * (s3[b] * d)
+        }
+        y[r] = a0.sum(); y[r + 1] = a1.sum(); y[r + 2] = a2.sum(); y[r + 3] = a3.sum()
+        r += 4
+    }
+    while r < rows.upperBound {
+        let q0 = w.quants + r * rowBytes
+        let s0 = w.scales + r * nb
+        var a0 = SIMD8<Float>()
+        for b in 0..<nb {
+            a0 += dot(q0, b) * (s0[b] * xs[b])
+        }
+        y[r] = a0.sum()
+        r += 1
+    }
+}
+
+/// Scalar twin of ``matVecQ8(_:_:_:rows:)``: per block an `Int32` sum of products, times
+/// `d_w · d_x`, blocks summed left to right in `Float`.
+public func matVecQ8Reference(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    precondition(w.type.isBlockQuantised && x.cols == w.cols, "\(w.name): \(w.type) × \(x.cols) activations")
+    precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
+    let bs = QuantType.blockSize
+    let nb = w.layout.blocksPerRow
+    for r in rows {
+        var sum: Float = 0
+        for b in 0..<nb {
+            var isum: Int32 = 0
+            for i in 0..<bs {
+                let qw: Int32
+                if w.type == .int8 {
+                    qw = Int32(w.quants.load(fromByteOffset: (r * nb + b) * bs + i, as: Int8.self))
+                } else {
+                    let byte = w.quants.load(fromByteOffset: (r * nb + b) * (bs / 2) + i % (bs / 2), as: UInt8.self)
+                    qw = Int32(i < bs / 2 ? byte & 0x0F : byte >> 4) - 8
+                }
+                isum += qw * Int32(x.quants[b * bs + i])
+            }
+            sum += Float(isum) * (w.scales[r * nb + b] * x.scales[b])
+        }
+        y[r] = sum
+    }
+}

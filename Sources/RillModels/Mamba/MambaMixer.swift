@@ -1,0 +1,158 @@
+import RillFormat
+import RillKernels
+
+/// Weights of one Mamba-1 mixer (`DESIGN.md` §3.1), shared by Mamba and SAMBA.
+/// E = d_inner, N = state size, R = dt rank, K = conv length.
+struct MambaMixerWeights: @unchecked Sendable {
+    let d: Int, e: Int, n: Int, r: Int, k: Int
+    /// (2E, d): rows 0..<E give u, rows E..<2E give the gate z.
+    let inProj: TensorView
+    let inBias: FloatTensor?
+    /// (E, K) depthwise causal conv, tap K−1 multiplies the newest input.
+    let convW: FloatTensor
+    let convB: FloatTensor?
+    /// (R + 2N, E): rows 0..<R give δ, then B (N), then C (N).
+    let xProj: TensorView
+    /// (E, R) and bias (E): Δ = softplus(dt_proj(δ) + bias).
+    let dtProj: TensorView
+    let dtBias: FloatTensor
+    /// (E, N): A = −exp(A_log), precomputed by the converter.
+    let a: FloatTensor
+    /// (E)
+    let dSkip: FloatTensor
+    /// (d, E)
+    let outProj: TensorView
+    let outBias: FloatTensor?
+
+    init(file: RillFile, prefix p: String, d: Int, e: Int, n: Int, r: Int, k: Int, convBias: Bool, bias: Bool) throws(RillFileError) {
+        self.d = d; self.e = e; self.n = n; self.r = r; self.k = k
+        inProj = try file.tensor(p + "in_proj.weight", shape: [2 * e, d])
+        inBias = bias ? try FloatTensor.load(file, p + "in_proj.bias", shape: [2 * e]) : nil
+        convW = try FloatTensor.load(file, p + "conv1d.weight", shape: [e, k])
+        convB = convBias ? try FloatTensor.load(file, p + "conv1d.bias", shape: [e]) : nil
+        xProj = try file.tensor(p + "x_proj.weight", shape: [r + 2 * n, e])
+        dtProj = try file.tensor(p + "dt_proj.weight", shape: [e, r])
+        dtBias = try FloatTensor.load(file, p + "dt_proj.bias", shape: [e])
+        a = try FloatTensor.load(file, p + "A", shape: [e, n])
+        dSkip = try FloatTensor.load(file, p + "D", shape: [e])
+        outProj = try file.tensor(p + "out_proj.weight", shape: [d, e])
+        outBias = bias ? try FloatTensor.load(file, p + "out_proj.bias", shape: [d]) : nil
+    }
+
+    var matrixBytes: Int {
+        inProj.layout.byteCount + xProj.layout.byteCount + dtProj.layout.byteCount + outProj.layout.byteCount
+    }
+}
+
+/// One Mamba mixer's recurrent state: the last K−1 conv inputs and the SSM state, f32.
+final class MambaMixerState {
+    /// (E, K−1): per channel the K−1 most recent inputs, oldest first.
+    let conv: Buffer
+    /// (E, N)
+    let ssm: Buffer
+
+    init(_ w: MambaMixerWeights) {
+        conv = Buffer(w.e * (w.k - 1))
+        ssm = Buffer(w.e * w.n)
+    }
+
+    func reset() {
+        conv.zero()
+        ssm.zero()
+    }
+
+    var bytes: Int { (conv.count + ssm.count) * 4 }
+}
+
+/// Scratch for a chunk of up to `chunk` tokens, shared by all Mamba layers of a context.
+final class MambaMixerScratch {
+    let chunk: Int
+    /// (T, 2E) in_proj output; u is converted in place to the conv output.
+    let xz: Buffer
+    /// (T, R + 2N)
+    let dbc: Buffer
+    /// (T, E) Δ, then y.
+    let dt: Buffer
+    let y: Buffer
+    /// Dequantised weight tile for the chunked GEMMs.
+    let tile: Buffer
+
+    init(_ w: MambaMixerWeights, chunk: Int, tileFloats: Int) {
+        self.chunk = chunk
+        xz = Buffer(chunk * 2 * w.e)
+        dbc = Buffer(chunk * (w.r + 2 * w.n))
+        dt = Buffer(chunk * w.e)
+        y = Buffer(chunk * w.e)
+        tile = Buffer(tileFloats)
+    }
+}
+
+/// The mixer over `t` tokens: `x` (T, d) already normalised, `out` (T, d) receives the mixer
+/// output (not yet added to the residual). With t == 1 the projections are mat-vecs; with
+/// more, tiled GEMMs. The conv and the scan run token by token in both cases, so the two paths
+/// do the same arithmetic per token up to the summation order of the projections.
+func mambaMixer(
+    _ w: MambaMixerWeights, _ s: MambaMixerState, _ sc: MambaMixerScratch,
+    x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, t: Int, pool: ThreadPool
+) {
+    let e = w.e, n = w.n, r = w.r, twoE = 2 * e, dbcW = r + 2 * n
+    let xz = sc.xz.pointer, dbc = sc.dbc.pointer, dt = sc.dt.pointer, y = sc.y.pointer
+
+    // [u, z] = in_proj(x)
+    project(w.inProj, x, xz, t: t, bias: w.inBias, tile: sc.tile, pool: pool)
+
+    // u' = SiLU(causal depthwise conv(u)), token by token through the window state.
+    for i in 0..<t {
+        let u = xz + i * twoE
+        causalConvStep(
+            weights: w.convW.pointer, bias: w.convB?.pointer, window: s.conv.pointer,
+            input: u, output: u, channels: e, kernel: w.k)
+        silu(u, count: e)
+    }
+
+    // [δ, B, C] = x_proj(u'); Δ = softplus(dt_proj(δ) + bias).
+    if t == 1 {
+        matVecParallel(pool: pool, w: w.xProj, x: xz, y: dbc)
+        matVecParallel(pool: pool, w: w.dtProj, x: dbc, y: dt)
+    } else {
+        gemmRows(w.xProj, a: xz, lda: twoE, c: dbc, ldc: dbcW, t: t, tile: sc.tile, pool: pool)
+        gemmRows(w.dtProj, a: dbc, lda: dbcW, c: dt, ldc: e, t: t, tile: sc.tile, pool: pool)
+    }
+    for i in 0..<t {
+        let row = dt + i * e
+        add(row, w.dtBias.pointer, count: e)
+        softplus(row, count: e)
+    }
+
+    // Selective scan, token by token; channels split across threads.
+    pool.parallelRanges(e, grain: 16) { range in
+        for i in 0..<t {
+            let bc = dbc + i * dbcW + r
+            selectiveScanStep(
+                state: s.ssm.pointer, delta: dt + i * e, a: w.a.pointer, b: bc, c: bc + n,
+                d: w.dSkip.pointer, u: xz + i * twoE, y: y + i * e, stateSize: n, channels: range)
+        }
+    }
+
+    // y ⊙ SiLU(z), then out_proj.
+    for i in 0..<t {
+        let yi = y + i * e, z = xz + i * twoE + e
+        siluGate(yi, gate: z, count: e)
+    }
+    project(w.outProj, y, out, t: t, bias: w.outBias, tile: sc.tile, pool: pool, lda: e)
+}
+
+/// `out (T, rows) = x (T, cols) · Wᵀ (+ bias)`: a mat-vec for one token, a tiled GEMM for more.
+func project(
+    _ w: TensorView, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, t: Int,
+    bias: FloatTensor?, tile: Buffer, pool: ThreadPool, lda: Int? = nil
+) {
+    if t == 1 {
+        matVecParallel(pool: pool, w: w, x: x, y: out)
+    } else {
+        gemmRows(w, a: x, lda: lda ?? w.cols, c: out, ldc: w.rows, t: t, tile: tile, pool: pool)
+    }
+    if let bias {
+        for i in 0..<t { add(out + i * w.rows, bias.pointer, count: w.rows) }
+    }
+}

@@ -1,0 +1,150 @@
+import RillFormat
+import RillKernels
+
+/// A Mamba-1 language model (`MambaForCausalLM`) over a mapped `.rill` file.
+///
+/// Per layer `x = x + Mixer(RMSNorm(x))`; then `norm_f` and the LM head (tied to the
+/// embedding unless the file has `lm_head.weight`).
+public final class MambaModel: RecurrentModel, @unchecked Sendable {
+    public let config: ModelConfig
+    let c: MambaConfig
+    /// (V, d)
+    let embedding: TensorView
+    /// (V, d): the embedding itself when tied.
+    let head: TensorView
+    let norms: [FloatTensor]
+    let mixers: [MambaMixerWeights]
+    let normF: FloatTensor
+    /// Keeps the mapping alive as long as the views into it.
+    let file: RillFile
+
+    public init(file: RillFile, config c: MambaConfig) throws(RillFileError) {
+        self.file = file
+        self.c = c
+        config = .mamba(c)
+        let d = c.hiddenSize
+        embedding = try file.tensor("backbone.embeddings.weight", shape: [c.vocabSize, d])
+        head = c.tieWordEmbeddings ? embedding : try file.tensor("lm_head.weight", shape: [c.vocabSize, d])
+        var norms: [FloatTensor] = []
+        var mixers: [MambaMixerWeights] = []
+        for i in 0..<c.numLayers {
+            let p = "backbone.layers.\(i)."
+            norms.append(try FloatTensor.load(file, p + "norm.weight", shape: [d]))
+            mixers.append(try MambaMixerWeights(
+                file: file, prefix: p + "mixer.", d: d, e: c.intermediateSize, n: c.stateSize,
+                r: c.timeStepRank, k: c.convKernel, convBias: c.useConvBias, bias: c.useBias))
+        }
+        self.norms = norms
+        self.mixers = mixers
+        normF = try FloatTensor.load(file, "backbone.norm_f.weight", shape: [d])
+    }
+
+    public var vocabSize: Int { c.vocabSize }
+
+    public var weightBytesPerToken: Int {
+        mixers.reduce(0) { $0 + $1.matrixBytes } + head.layout.byteCount
+    }
+
+    public func makeContext(chunk: Int) -> ModelContext { MambaContext(model: self, chunk: chunk) }
+}
+
+/// One sequence on a ``MambaModel``: per layer conv window + SSM state, and fixed scratch.
+final class MambaContext: ModelContext {
+    let model: MambaModel
+    let chunk: Int
+    let states: [MambaMixerState]
+    let scratch: MambaMixerScratch
+    /// (T, d) residual stream, normalised input, mixer output.
+    let x: Buffer, xn: Buffer, mix: Buffer
+    /// (T, V) logits of a chunk.
+    let logits: Buffer
+    private(set) var position = 0
+    /// The one token of a decode step (no allocation per step).
+    private let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+
+    deinit { stepToken.deallocate() }
+
+    init(model: MambaModel, chunk: Int) {
+        self.model = model
+        self.chunk = max(1, chunk)
+        let c = model.c
+        states = model.mixers.map { MambaMixerState($0) }
+        scratch = MambaMixerScratch(model.mixers[0], chunk: self.chunk, tileFloats: gemmTileFloats(maxCols: max(c.hiddenSize, c.intermediateSize)))
+        x = Buffer(self.chunk * c.hiddenSize)
+        xn = Buffer(self.chunk * c.hiddenSize)
+        mix = Buffer(self.chunk * c.hiddenSize)
+        logits = Buffer(self.chunk * c.vocabSize)
+    }
+
+    var stateBytes: Int { states.reduce(0) { $0 + $1.bytes } }
+
+    func reset() {
+        for s in states { s.reset() }
+        position = 0
+    }
+
+    func setPosition(_ p: Int) { position = p }
+
+    func stateBuffers() -> [UnsafeMutableBufferPointer<Float>] {
+        states.flatMap { [$0.conv.buffer, $0.ssm.buffer] }
+    }
+
+    func step(_ token: Int32, logits out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        stepToken.pointee = token
+        forward(tokens: UnsafeBufferPointer(start: stepToken, count: 1), t: 1, pool: pool)
+        lmHead(rows: 0..<1, pool: pool)
+        out.update(from: logits.pointer, count: model.c.vocabSize)
+    }
+
+    func prefill(
+        _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
+        emit: (Int, UnsafePointer<Float>) -> Void
+    ) {
+        var start = 0
+        let v = model.c.vocabSize
+        while start < tokens.count {
+            let t = min(chunk, tokens.count - start)
+            forward(tokens: UnsafeBufferPointer(rebasing: tokens[start..<(start + t)]), t: t, pool: pool)
+            let isLast = start + t == tokens.count
+            if allLogits {
+                lmHead(rows: 0..<t, pool: pool)
+                for i in 0..<t { emit(start + i, logits.pointer + i * v) }
+            } else if isLast {
+                lmHead(rows: (t - 1)..<t, pool: pool)
+                emit(start + t - 1, logits.pointer + (t - 1) * v)
+            }
+            start += t
+        }
+    }
+
+    /// Runs the layers over `t` tokens; leaves the final-normed hidden states in `xn`.
+    private func forward(tokens: UnsafeBufferPointer<Int32>, t: Int, pool: ThreadPool) {
+        let c = model.c, d = c.hiddenSize
+        for i in 0..<t {
+            let id = Int(tokens[i])
+            precondition(id >= 0 && id < c.vocabSize, "token id \(id) outside the vocabulary (checked by the session)")
+            model.embedding.dequantizeRow(id, into: UnsafeMutableBufferPointer(start: x.pointer + i * d, count: d))
+        }
+        for l in 0..<c.numLayers {
+            for i in 0..<t {
+                rmsNorm(x.pointer + i * d, weight: model.norms[l].pointer, eps: c.layerNormEpsilon, out: xn.pointer + i * d, count: d)
+            }
+            mambaMixer(model.mixers[l], states[l], scratch, x: xn.pointer, out: mix.pointer, t: t, pool: pool)
+            add(x.pointer, mix.pointer, count: t * d)
+        }
+        for i in 0..<t {
+            rmsNorm(x.pointer + i * d, weight: model.normF.pointer, eps: c.layerNormEpsilon, out: xn.pointer + i * d, count: d)
+        }
+        position += t
+    }
+
+    /// Logits for the chunk rows `rows` of `xn` into the same rows of `logits`.
+    private func lmHead(rows: Range<Int>, pool: ThreadPool) {
+        let d = model.c.hiddenSize, v = model.c.vocabSize
+        if rows.count == 1 {
+            matVecParallel(pool: pool, w: model.head, x: xn.pointer + rows.lowerBound * d, y: logits.pointer + rows.lowerBound * v)
+        } else {
+            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, tile: scratch.tile, pool: pool)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import RillFormat
+import RillKernels
+
+/// A model whose memory does not grow with the sequence: weights (mapped) plus a fixed state.
+///
+/// A model is immutable and shared; each ``ModelContext`` made from it owns one sequence's
+/// state and scratch, so two contexts on one model can run in two threads.
+public protocol RecurrentModel: AnyObject, Sendable {
+    var config: ModelConfig { get }
+    var vocabSize: Int { get }
+    /// A fresh context (zero state at position 0) whose prefill processes up to `chunk` tokens
+    /// per pass.
+    func makeContext(chunk: Int) -> ModelContext
+    /// Bytes of weights one decoded token reads (every matrix once, embedding row excluded).
+    var weightBytesPerToken: Int { get }
+}
+
+/// One sequence's recurrent state and scratch. Nothing in it grows with the number of tokens.
+public protocol ModelContext: AnyObject {
+    /// Tokens consumed so far.
+    var position: Int { get }
+    /// Bytes of recurrent state (what a state file must hold).
+    var stateBytes: Int { get }
+    /// Back to the empty sequence.
+    func reset()
+    /// Consumes one token and writes the next-token logits (`vocabSize` floats).
+    func step(_ token: Int32, logits: UnsafeMutablePointer<Float>, pool: ThreadPool)
+    /// Consumes `tokens` in chunks; after each chunk calls `emit(row, logits)` for every
+    /// position whose logits are wanted (all positions when `allLogits`, else only the last).
+    func prefill(
+        _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
+        emit: (Int, UnsafePointer<Float>) -> Void)
+    /// The state as flat f32 arrays, in a fixed order (for state files).
+    func stateBuffers() -> [UnsafeMutableBufferPointer<Float>]
+    /// Sets the position counter (after restoring state, or to test far positions).
+    func setPosition(_ p: Int)
+}
+
+/// An f32 vector read from a file: a pointer into the mapping when stored as f32, else a
+/// dequantised copy owned here (when a user override stored a small tensor quantised).
+public final class FloatTensor: @unchecked Sendable {
+    public let pointer: UnsafePointer<Float>
+    public let count: Int
+    private let owned: UnsafeMutablePointer<Float>?
+
+    public init(_ view: TensorView) {
+        count = view.rows * view.cols
+        if view.type == .f32 {
+            pointer = view.f32
+            owned = nil
+        } else {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            for r in 0..<view.rows {
+                view.dequantizeRow(r, into: UnsafeMutableBufferPointer(start: p + r * view.cols, count: view.cols))
+            }
+            pointer = UnsafePointer(p)
+            owned = p
+        }
+    }
+
+    deinit { owned?.deallocate() }
+
+    public static func load(_ file: RillFile, _ name: String, shape: [Int]) throws(RillFileError) -> FloatTensor {
+        let t = FloatTensor(try file.tensor(name, shape: shape))
+        for i in 0..<t.count where !t.pointer[i].isFinite {
+            throw .invalidField(path: file.path, field: "tensor '\(name)'[\(i)]", expected: "finite values", found: "\(t.pointer[i])")
+        }
+        return t
+    }
+}
+
+/// A zeroed f32 buffer allocated once (state or scratch).
+public final class Buffer {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    public init(_ count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+
+    public func zero() { pointer.update(repeating: 0, count: count) }
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    public subscript(i: Int) -> UnsafeMutablePointer<Float> { pointer + i }
+}

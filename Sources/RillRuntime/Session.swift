@@ -1,0 +1,80 @@
+import RillFormat
+import RillKernels
+import RillModels
+
+/// One sequence being processed: the model's recurrent state, scratch, a thread pool and the
+/// next-token logits. Memory is allocated when the session is made and never grows.
+///
+/// A session is not thread-safe; use one per thread (they may share a ``Model``).
+public final class Session {
+    public let model: Model
+    public let context: ModelContext
+    public let pool: ThreadPool
+    /// Next-token logits after the last ``prefill(_:)`` or ``step(_:)`` (`vocabSize` floats).
+    public let logits: UnsafeMutablePointer<Float>
+
+    /// - Parameters:
+    ///   - threads: worker threads for the kernels (default: the machine's cores).
+    ///   - chunk: tokens per prefill pass (memory for the chunk is allocated once).
+    public init(model: Model, threads: Int? = nil, chunk: Int = 64) {
+        self.model = model
+        pool = ThreadPool(threads: threads ?? ThreadPool.defaultThreadCount)
+        context = model.network.makeContext(chunk: chunk)
+        logits = .allocate(capacity: model.vocabSize)
+        logits.initialize(repeating: 0, count: model.vocabSize)
+    }
+
+    deinit { logits.deallocate() }
+
+    /// Tokens consumed so far.
+    public var position: Int { context.position }
+
+    public var vocabSize: Int { model.vocabSize }
+
+    /// Forgets the sequence (state to zero, position 0).
+    public func reset() { context.reset() }
+
+    /// Checks ids before they reach a kernel.
+    public func validate(_ tokens: [Int32]) throws {
+        for t in tokens where t < 0 || Int(t) >= vocabSize {
+            throw SessionError.tokenOutOfRange(id: Int64(t), vocabSize: vocabSize)
+        }
+    }
+
+    /// Consumes `tokens` (chunked), leaving the last position's logits in ``logits``.
+    public func prefill(_ tokens: [Int32]) throws {
+        guard !tokens.isEmpty else { throw SessionError.emptyInput }
+        try validate(tokens)
+        let v = vocabSize
+        tokens.withUnsafeBufferPointer { buf in
+            context.prefill(buf, allLogits: false, pool: pool) { _, row in logits.update(from: row, count: v) }
+        }
+    }
+
+    /// Consumes `tokens` and hands the logits of every position to `row` (position, logits).
+    public func prefillAll(_ tokens: [Int32], row: (Int, UnsafePointer<Float>) throws -> Void) throws {
+        guard !tokens.isEmpty else { throw SessionError.emptyInput }
+        try validate(tokens)
+        var failure: Error?
+        let v = vocabSize
+        tokens.withUnsafeBufferPointer { buf in
+            context.prefill(buf, allLogits: true, pool: pool) { i, r in
+                guard failure == nil else { return }
+                do { try row(i, r) } catch { failure = error }
+                logits.update(from: r, count: v)
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Consumes one token, leaving the next-token logits in ``logits``.
+    public func step(_ token: Int32) throws {
+        guard token >= 0 && Int(token) < vocabSize else {
+            throw SessionError.tokenOutOfRange(id: Int64(token), vocabSize: vocabSize)
+        }
+        context.step(token, logits: logits, pool: pool)
+    }
+
+    /// Bytes of recurrent state.
+    public var stateBytes: Int { context.stateBytes }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+// MARK: - The parts of tokenizer.json that Rill reads (unknown fields are ignored)
+
+/// The top level of a Hugging Face `tokenizer.json`.
+struct TokenizerJSON: Decodable {
+    var addedTokens: [AddedTokenJSON]?
+    var normalizer: ComponentJSON?
+    var preTokenizer: ComponentJSON?
+    var decoder: ComponentJSON?
+    var model: ModelJSON
+
+    enum CodingKeys: String, CodingKey {
+        case addedTokens = "added_tokens", normalizer, preTokenizer = "pre_tokenizer", decoder, model
+    }
+}
+
+/// One entry of `added_tokens`; flags default as in `tokenizers` when missing.
+struct AddedTokenJSON: Decodable {
+    var id: Int
+    var content: String
+    var singleWord: Bool?
+    var lstrip: Bool?
+    var rstrip: Bool?
+    var normalized: Bool?
+    var special: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case id, content, singleWord = "single_word", lstrip, rstrip, normalized, special
+    }
+}
+
+/// A normalizer, pre-tokenizer or decoder: its `type`, the options Rill looks at, and the
+/// children of a `Sequence` (`normalizers`, `pretokenizers` or `decoders`).
+struct ComponentJSON: Decodable {
+    var type: String
+    var addPrefixSpace: Bool?
+    var useRegex: Bool?
+    var children: [ComponentJSON]?
+
+    enum CodingKeys: String, CodingKey {
+        case type, addPrefixSpace = "add_prefix_space", useRegex = "use_regex"
+        case normalizers, pretokenizers, decoders
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        type = try c.decode(String.self, forKey: .type)
+        addPrefixSpace = try c.decodeIfPresent(Bool.self, forKey: .addPrefixSpace)
+        useRegex = try c.decodeIfPresent(Bool.self, forKey: .useRegex)
+        children = try c.decodeIfPresent([ComponentJSON].self, forKey: .normalizers)
+            ?? c.decodeIfPresent([ComponentJSON].self, forKey: .pretokenizers)
+            ?? c.decodeIfPresent([ComponentJSON].self, forKey: .decoders)
+    }
+}
+
+/// `model`. Only a BPE model's vocabulary and merges are decoded; for any other type only
+/// `type` is read, so that the error says "unsupported" rather than "bad JSON".
+struct ModelJSON: Decodable {
+    var type: String
+    var vocab: [String: Int] = [:]
+    var merges: [MergeJSON] = []
+    var unkToken: String?
+    var fuseUnk: Bool?
+    var byteFallback: Bool?
+    var ignoreMerges: Bool?
+    var dropout: Double?
+    var continuingSubwordPrefix: String?
+    var endOfWordSuffix: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, vocab, merges, unkToken = "unk_token", fuseUnk = "fuse_unk"
+        case byteFallback = "byte_fallback", ignoreMerges = "ignore_merges", dropout
+        case continuingSubwordPrefix = "continuing_subword_prefix", endOfWordSuffix = "end_of_word_suffix"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        // Old files have no `type`; `tokenizers` then recognises BPE by its `merges`.
+        if let type = try c.decodeIfPresent(String.self, forKey: .type) {
+            self.type = type
+        } else {
+            self.type = c.contains(.merges) ? "BPE" : "(missing)"
+        }
+        guard type == "BPE" else { return }
+        vocab = try c.decode([String: Int].self, forKey: .vocab)
+        merges = try c.decodeIfPresent([MergeJSON].self, forKey: .merges) ?? []
+        unkToken = try c.decodeIfPresent(String.self, forKey: .unkToken)
+        fuseUnk = try c.decodeIfPresent(Bool.self, forKey: .fuseUnk)
+        byteFallback = try c.decodeIfPresent(Bool.self, forKey: .byteFallback)
+        ignoreMerges = try c.decodeIfPresent(Bool.self, forKey: .ignoreMerges)
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout)
+        continuingSubwordPrefix = try c.decodeIfPresent(String.self, forKey: .continuingSubwordPrefix)
+        endOfWordSuffix = try c.decodeIfPresent(String.self, forKey: .endOfWordSuffix)
+    }
+}
+
+/// One merge: `["a", "b"]` (current files) or `"a b"` (older files). Entries of the wrong shape
+/// are kept as `parts` of another count and refused with their index when the merges are built.
+struct MergeJSON: Decodable {
+    var parts: [String]
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let line = try? c.decode(String.self) {
+            parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        } else {
+            parts = try c.decode([String].self)
+        }
+    }
+}
+
+// MARK: - Decoding with typed errors
+
+extension TokenizerJSON {
+    /// Decodes `bytes`, turning Foundation's errors into `TokenizerError.badJSON` with the path.
+    static func decode(_ bytes: [UInt8]) throws(TokenizerError) -> TokenizerJSON {
+        do {
+            return try JSONDecoder().decode(TokenizerJSON.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw Self.describe(error)
+        } catch {
+            throw .badJSON(field: "(root)", reason: "\(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> TokenizerError {
+        func path(_ keys: [any CodingKey]) -> String {
+            var s = ""
+            for key in keys {
+                if let i = key.intValue { s += "[\(i)]" } else { s += (s.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return s.isEmpty ? "(root)" : s
+        }
+        switch error {
+        case let .typeMismatch(type, context):
+            return .badJSON(field: path(context.codingPath), reason: "expected \(type): \(context.debugDescription)")
+        case let .valueNotFound(type, context):
+            return .badJSON(field: path(context.codingPath), reason: "expected \(type), found null")
+        case let .keyNotFound(key, context):
+            return .badJSON(field: path(context.codingPath + [key]), reason: "missing")
+        case let .dataCorrupted(context):
+            var reason = context.debugDescription
+            if let underlying = context.underlyingError { reason += " (\(underlying))" }
+            return .badJSON(field: path(context.codingPath), reason: reason)
+        @unknown default:
+            return .badJSON(field: "(root)", reason: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import RillFormat
+import RillRuntime
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure open time, prefill speed, time to first token, per-token decode latency and memory.",
+        discussion: """
+            Runs a random prompt of --prompt tokens (chunked prefill), then --gen decode steps, and \
+            reports latency percentiles, peak resident memory, the weight bytes each decoded token \
+            reads, the machine's read bandwidth (measured here, same threads) and the fraction of it \
+            decode achieves. Use a release build.
+              rill bench model.rill --prompt 512 --gen 128 --threads 2
+              rill bench model.rill --json
+            """)
+
+    @OptionGroup var model: ModelPath
+
+    @Option(help: "Prompt tokens for the prefill measurement.")
+    var prompt: Int = 512
+
+    @Option(help: "Tokens to decode.")
+    var gen: Int = 128
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    @Flag(name: .customLong("no-probe"), help: "Skip the bandwidth probe.")
+    var noProbe = false
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func validate() throws {
+        if prompt < 1 { throw ValidationError("--prompt must be ≥ 1") }
+        if gen < 1 { throw ValidationError("--gen must be ≥ 1") }
+    }
+
+    func run() throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let m = try Model(path: model.path)
+        let openMs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        var rng = SplitMix64(seed: 42)
+        let ids = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(m.vocabSize)) }
+
+        let p0 = DispatchTime.now().uptimeNanoseconds
+        try session.prefill(ids)
+        var token = argmax(session.logits, m.vocabSize)
+        let p1 = DispatchTime.now().uptimeNanoseconds
+        let prefillS = Double(p1 - p0) / 1e9
+
+        var lat = [Double](repeating: 0, count: gen)
+        for i in 0..<gen {
+            let s0 = DispatchTime.now().uptimeNanoseconds
+            try session.step(token)
+            token = argmax(session.logits, m.vocabSize)
+            lat[i] = Double(DispatchTime.now().uptimeNanoseconds - s0) / 1e6
+        }
+        let sorted = lat.sorted()
+        func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((p / 100) * Double(sorted.count)))] }
+        let decodeTokS = Double(gen) / (lat.reduce(0, +) / 1000)
+        let bw = noProbe ? 0 : BandwidthProbe.measure(pool: session.pool)
+        let wbytes = m.network.weightBytesPerToken
+        let r = BenchResult(
+            model: model.path, architecture: m.config.architecture, threads: session.pool.threadCount,
+            promptTokens: prompt, genTokens: gen, openMs: openMs, prefillTokS: Double(prompt) / prefillS,
+            ttftMs: prefillS * 1000, decodeMsP50: pct(50), decodeMsP90: pct(90), decodeMsP99: pct(99),
+            decodeTokS: decodeTokS, peakRSSBytes: ResidentMemory.peakBytes() ?? 0,
+            residentFileBytes: ResidentMemory.current()?.fileBytes ?? 0,
+            residentAnonBytes: ResidentMemory.current()?.anonymousBytes ?? 0,
+            stateBytes: session.stateBytes, weightBytesPerToken: wbytes,
+            bandwidthGBs: bw, bandwidthRatio: bw > 0 ? Double(wbytes) * decodeTokS / 1e9 / bw : 0,
+            fileBytes: Int(m.file.header.fileSize))
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            Terminal.out(String(decoding: try enc.encode(r), as: UTF8.self) + "\n")
+        } else {
+            Terminal.out(r.table)
+        }
+    }
+}
+
+struct BenchResult: Encodable {
+    let model: String, architecture: String, threads: Int, promptTokens: Int, genTokens: Int
+    let openMs: Double, prefillTokS: Double, ttftMs: Double
+    let decodeMsP50: Double, decodeMsP90: Double, decodeMsP99: Double, decodeTokS: Double
+    let peakRSSBytes: Int, residentFileBytes: Int, residentAnonBytes: Int
+    let stateBytes: Int, weightBytesPerToken: Int
+    let bandwidthGBs: Double, bandwidthRatio: Double, fileBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case model, architecture, threads, promptTokens = "prompt_tokens", genTokens = "gen_tokens"
+        case openMs = "open_ms", prefillTokS = "prefill_tok_s", ttftMs = "ttft_ms"
+        case decodeMsP50 = "decode_ms_p50", decodeMsP90 = "decode_ms_p90", decodeMsP99 = "decode_ms_p99"
+        case decodeTokS = "decode_tok_s", peakRSSBytes = "peak_rss_bytes", residentFileBytes = "resident_file_bytes"
+        case residentAnonBytes = "resident_anon_bytes", stateBytes = "state_bytes"
+        case weightBytesPerToken = "weight_bytes_per_token", bandwidthGBs = "bandwidth_gb_s"
+        case bandwidthRatio = "bandwidth_ratio", fileBytes = "file_bytes"
+    }
+
+    var table: String {
+        func f(_ v: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", v) }
+        return """
+            model              \(model) (\(architecture), \(formatBytes(fileBytes)))
+            threads            \(threads)
+            open               \(f(openMs)) ms
+            prefill            \(promptTokens) tokens, \(f(prefillTokS, 1)) tok/s
+            time to 1st token  \(f(ttftMs)) ms
+            decode             \(genTokens) tokens, \(f(decodeTokS, 1)) tok/s
+            decode latency     p50 \(f(decodeMsP50, 3)) ms, p90 \(f(decodeMsP90, 3)) ms, p99 \(f(decodeMsP99, 3)) ms
+            peak RSS           \(formatBytes(peakRSSBytes)) (now: mapped weights \(formatBytes(residentFileBytes)), anonymous \(formatBytes(residentAnonBytes)))
+            state              \(formatBytes(stateBytes))
+            weights per token  \(formatBytes(weightBytesPerToken))
+            read bandwidth     \(bandwidthGBs > 0 ? f(bandwidthGBs) + " GB/s (probe)" : "not measured")
+            achieved / probe   \(bandwidthGBs > 0 ? f(bandwidthRatio * 100, 1) + " %" : "-")
+
+            """
+    }
+}
+
+/// SplitMix64: a seeded generator for reproducible benchmark prompts.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,190 @@
+import ArgumentParser
+import Foundation
+import RillRuntime
+import RillTokenizer
+
+/// Options shared by the commands that execute a model.
+struct ExecutionOptions: ParsableArguments {
+    @Option(name: [.customShort("t"), .long], help: "Worker threads (default: the number of cores).")
+    var threads: Int?
+
+    @Option(help: "Tokens per prefill pass (fixed memory per pass).")
+    var chunk: Int = 64
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1…256") }
+        if chunk < 1 || chunk > 4096 { throw ValidationError("--chunk must be in 1…4096") }
+    }
+}
+
+/// `--ids 1,2,3`: comma- or space-separated token ids.
+func parseIDs(_ s: String) throws -> [Int32] {
+    let parts = s.split(whereSeparator: { $0 == "," || $0 == " " })
+    var ids: [Int32] = []
+    for p in parts {
+        guard let v = Int32(p) else { throw ValidationError("--ids: '\(p)' is not a token id") }
+        ids.append(v)
+    }
+    if ids.isEmpty { throw ValidationError("--ids: no token ids") }
+    return ids
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text, streaming it as it is produced.",
+        discussion: """
+            Examples:
+              rill run model.rill -p "In the beginning" -n 64
+              rill run model.rill -p "And God said" -n 32 --temp 0          (greedy)
+              rill run model.rill --ids 464,3290 -n 16                      (no tokenizer)
+            Speed is printed on standard error at the end.
+            """)
+
+    @OptionGroup var model: ModelPath
+
+    @Option(name: .shortAndLong, help: "Prompt text.")
+    var prompt: String?
+
+    @Option(help: "Prompt as token ids, e.g. 1,2,3 (for models without a tokenizer).")
+    var ids: String?
+
+    @Option(name: .short, help: "Tokens to generate.")
+    var n: Int = 128
+
+    @Option(name: .customLong("temp"), help: "Temperature; 0 is greedy.")
+    var temperature: Float = 0.8
+
+    @Option(name: .customLong("top-k"), help: "Sample from the k most likely tokens (0 = all).")
+    var topK: Int = 40
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (1 = off).")
+    var topP: Float = 0.95
+
+    @Option(name: .customLong("repeat-penalty"), help: "Penalty for tokens among the last 64 (1 = off).")
+    var repeatPenalty: Float = 1.0
+
+    @Option(help: "Random seed (default: from the clock).")
+    var seed: UInt64?
+
+    @Flag(name: .customLong("ignore-eos"), help: "Keep generating after the end-of-sequence token.")
+    var ignoreEOS = false
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func validate() throws {
+        if prompt == nil && ids == nil { throw ValidationError("give a prompt with -p TEXT or token ids with --ids") }
+        if prompt != nil && ids != nil { throw ValidationError("give either -p or --ids, not both") }
+        if n < 0 { throw ValidationError("-n must be ≥ 0") }
+        if !(temperature >= 0) { throw ValidationError("--temp must be ≥ 0") }
+        if topK < 0 { throw ValidationError("--top-k must be ≥ 0") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if !(repeatPenalty > 0) { throw ValidationError("--repeat-penalty must be > 0") }
+    }
+
+    func run() throws {
+        let m = try Model(path: model.path)
+        let tokens = try ids.map(parseIDs) ?? m.encode(prompt!)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        var settings = SamplerSettings()
+        settings.temperature = temperature
+        settings.topK = topK
+        settings.topP = topP
+        settings.repeatPenalty = repeatPenalty
+        settings.seed = seed ?? UInt64(Date().timeIntervalSince1970 * 1e6)
+        let sampler = Sampler(settings: settings, vocabSize: m.vocabSize)
+        for t in tokens { sampler.accept(t) }
+
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try session.prefill(tokens)
+        let t1 = DispatchTime.now().uptimeNanoseconds
+
+        var decoder = m.tokenizer.map { StreamingDecoder(tokenizer: $0) }
+        if let tok = m.tokenizer, ids == nil {
+            Terminal.out(tok.decode(tokens))
+        }
+        Terminal.flushOut()
+        let eos = ignoreEOS ? nil : m.file.metadata.eosTokenID.map(Int32.init)
+        var generated = 0
+        for i in 0..<n {
+            let next = sampler.sample(session.logits)
+            sampler.accept(next)
+            generated += 1
+            if var d = decoder {
+                Terminal.out(d.append(next))
+                decoder = d
+            } else {
+                Terminal.out((i == 0 ? "" : " ") + String(next))
+            }
+            Terminal.flushOut()
+            if next == eos { break }
+            if i + 1 < n { try session.step(next) }
+        }
+        if var d = decoder { Terminal.out(d.flush()) }
+        Terminal.out("\n")
+        Terminal.flushOut()
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        let pre = Double(t1 - t0) / 1e9, gen = Double(t2 - t1) / 1e9
+        Terminal.errLine(String(
+            format: "prompt: %d tokens in %.3f s (%.1f tok/s); generated: %d tokens in %.3f s (%.1f tok/s); threads %d",
+            tokens.count, pre, Double(tokens.count) / max(pre, 1e-9), generated, gen, Double(generated) / max(gen, 1e-9),
+            session.pool.threadCount))
+    }
+}
+
+struct Logits: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the logits of every position as a float32 .npy file [n, vocab].",
+        discussion: """
+            The validation tool: compare its output with a reference implementation's.
+              rill logits model.rill --ids 1,2,3 -o out.npy
+              rill logits model.rill --text "In the beginning" --mode step -o out.npy
+            --mode prefill runs the chunked prefill; --mode step feeds one token at a time.
+            """)
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case prefill, step }
+
+    @OptionGroup var model: ModelPath
+
+    @Option(help: "Input token ids, e.g. 1,2,3.")
+    var ids: String?
+
+    @Option(help: "Input text (tokenised with the file's tokenizer).")
+    var text: String?
+
+    @Option(help: "prefill (chunked) or step (one token at a time).")
+    var mode: Mode = .prefill
+
+    @Option(name: .shortAndLong, help: "Output .npy file.")
+    var output: String
+
+    @Option(help: "Start the position counter here (tests positional robustness).")
+    var startPosition: Int = 0
+
+    @OptionGroup var execution: ExecutionOptions
+
+    func validate() throws {
+        if (ids == nil) == (text == nil) { throw ValidationError("give exactly one of --ids or --text") }
+        if startPosition < 0 { throw ValidationError("--start-position must be ≥ 0") }
+    }
+
+    func run() throws {
+        let m = try Model(path: model.path)
+        let tokens = try ids.map(parseIDs) ?? m.encode(text!)
+        guard !tokens.isEmpty else { throw ValidationError("the input has no tokens") }
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        try session.validate(tokens)
+        session.context.setPosition(startPosition)
+        let writer = try NpyWriter(path: output, rows: tokens.count, cols: m.vocabSize)
+        switch mode {
+        case .prefill:
+            try session.prefillAll(tokens) { _, row in try writer.append(row: row) }
+        case .step:
+            for t in tokens {
+                try session.step(t)
+                try writer.append(row: session.logits)
+            }
+        }
+        try writer.finish()
+        Terminal.errLine("wrote \(output): [\(tokens.count), \(m.vocabSize)] float32 (\(mode.rawValue))")
+    }
+}
