@@ -1,6 +1,5 @@
 import Foundation
 import RillKernels
-import RillModels
 
 /// A STREAM-like read probe: sums a buffer much larger than the last-level cache with the
 /// same thread pool the kernels use, and reports the best of several passes in GB/s (10⁹ B/s).
@@ -17,7 +16,7 @@ public enum BandwidthProbe {
         defer { partial.deallocate() }
         for _ in 0..<passes {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            pool.parallelRanges(count, grain: 1 << 16) { range in
+            pool.parallelRows(total: count, alignment: 1 << 16) { range in
                 var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
                 var i = range.lowerBound
                 let raw = UnsafeRawPointer(buf)

@@ -39,6 +39,18 @@ public final class Sampler {
         probs = [Float](repeating: 0, count: vocabSize)
     }
 
+    /// The recent-token window, oldest first (saved with the session state).
+    public var recentTokens: [Int32] {
+        get {
+            (0..<recentCount).map { recent[(recentHead - recentCount + $0 + 2 * recent.count) % recent.count] }
+        }
+        set {
+            recentCount = 0
+            recentHead = 0
+            for t in newValue.suffix(recent.count) { accept(t) }
+        }
+    }
+
     /// Remembers a token for the repetition penalty (prompt tokens and generated ones).
     public func accept(_ token: Int32) {
         guard settings.repeatWindow > 0 else { return }

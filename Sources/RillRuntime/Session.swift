@@ -18,7 +18,9 @@ public final class Session {
     ///   - chunk: tokens per prefill pass (memory for the chunk is allocated once).
     public init(model: Model, threads: Int? = nil, chunk: Int = 64) {
         self.model = model
-        pool = ThreadPool(threads: threads ?? ThreadPool.defaultThreadCount)
+        pool = ThreadPool(threadCount: threads ?? ThreadPool.defaultThreadCount)
+        // The prefill GEMMs use OpenBLAS threads: as many as the pool (a process-wide setting).
+        setBLASThreadCount(pool.threadCount)
         context = model.network.makeContext(chunk: chunk)
         logits = .allocate(capacity: model.vocabSize)
         logits.initialize(repeating: 0, count: model.vocabSize)
@@ -73,6 +75,12 @@ public final class Session {
             throw SessionError.tokenOutOfRange(id: Int64(token), vocabSize: vocabSize)
         }
         context.step(token, logits: logits, pool: pool)
+    }
+
+    /// What a state file holds: the model's state buffers, then the next-token logits (so a
+    /// restored session can sample without re-running the last token).
+    var savedBuffers: [UnsafeMutableBufferPointer<Float>] {
+        context.stateBuffers() + [UnsafeMutableBufferPointer(start: logits, count: vocabSize)]
     }
 
     /// Bytes of recurrent state.

@@ -69,10 +69,18 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating after the end-of-sequence token.")
     var ignoreEOS = false
 
+    @Option(name: .customLong("save-state"), help: "Save the whole state here at the end (with -n 0: right after the prompt).")
+    var saveState: String?
+
+    @Option(name: .customLong("load-state"), help: "Continue from a saved state; -p/--ids, if given, are appended to it.")
+    var loadState: String?
+
     @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
-        if prompt == nil && ids == nil { throw ValidationError("give a prompt with -p TEXT or token ids with --ids") }
+        if prompt == nil && ids == nil && loadState == nil {
+            throw ValidationError("give a prompt with -p TEXT, token ids with --ids, or a state with --load-state")
+        }
         if prompt != nil && ids != nil { throw ValidationError("give either -p or --ids, not both") }
         if n < 0 { throw ValidationError("-n must be ≥ 0") }
         if !(temperature >= 0) { throw ValidationError("--temp must be ≥ 0") }
@@ -83,7 +91,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let m = try Model(path: model.path)
-        let tokens = try ids.map(parseIDs) ?? m.encode(prompt!)
+        let tokens = try ids.map(parseIDs) ?? prompt.map { try m.encode($0) } ?? []
         let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
         var settings = SamplerSettings()
         settings.temperature = temperature
@@ -92,10 +100,13 @@ struct Run: ParsableCommand {
         settings.repeatPenalty = repeatPenalty
         settings.seed = seed ?? UInt64(Date().timeIntervalSince1970 * 1e6)
         let sampler = Sampler(settings: settings, vocabSize: m.vocabSize)
+        if let loadState {
+            try StateFile.load(into: session, sampler: seed == nil ? sampler : nil, from: loadState)
+        }
         for t in tokens { sampler.accept(t) }
 
         let t0 = DispatchTime.now().uptimeNanoseconds
-        try session.prefill(tokens)
+        if !tokens.isEmpty { try session.prefill(tokens) }
         let t1 = DispatchTime.now().uptimeNanoseconds
 
         var decoder = m.tokenizer.map { StreamingDecoder(tokenizer: $0) }
@@ -105,10 +116,12 @@ struct Run: ParsableCommand {
         Terminal.flushOut()
         let eos = ignoreEOS ? nil : m.file.metadata.eosTokenID.map(Int32.init)
         var generated = 0
+        var lastToken: Int32?
         for i in 0..<n {
             let next = sampler.sample(session.logits)
             sampler.accept(next)
             generated += 1
+            lastToken = next
             if var d = decoder {
                 Terminal.out(d.append(next))
                 decoder = d
@@ -116,12 +129,21 @@ struct Run: ParsableCommand {
                 Terminal.out((i == 0 ? "" : " ") + String(next))
             }
             Terminal.flushOut()
-            if next == eos { break }
-            if i + 1 < n { try session.step(next) }
+            if next == eos { lastToken = nil; break }
+            if i + 1 < n {
+                try session.step(next)
+                lastToken = nil
+            }
         }
         if var d = decoder { Terminal.out(d.flush()) }
         Terminal.out("\n")
         Terminal.flushOut()
+        if let saveState {
+            // The last sampled token has not been fed yet: feed it so the state continues the text.
+            if generated > 0, let last = lastToken { try session.step(last) }
+            let sizes = try StateFile.save(session: session, sampler: sampler, to: saveState)
+            Terminal.errLine("saved state to \(saveState): position \(session.position), \(formatBytes(sizes.raw)) raw, \(formatBytes(sizes.compressed)) compressed")
+        }
         let t2 = DispatchTime.now().uptimeNanoseconds
         let pre = Double(t1 - t0) / 1e9, gen = Double(t2 - t1) / 1e9
         Terminal.errLine(String(

@@ -102,13 +102,9 @@ func mambaMixer(
     project(w.inProj, x, xz, t: t, bias: w.inBias, tile: sc.tile, pool: pool)
 
     // u' = SiLU(causal depthwise conv(u)), token by token through the window state.
-    for i in 0..<t {
-        let u = xz + i * twoE
-        causalConvStep(
-            weights: w.convW.pointer, bias: w.convB?.pointer, window: s.conv.pointer,
-            input: u, output: u, channels: e, kernel: w.k)
-        silu(u, count: e)
-    }
+    convSequence(
+        window: s.conv.pointer, weight: w.convW.pointer, bias: w.convB?.pointer, input: xz, inputStride: twoE,
+        output: xz, outputStride: twoE, tokens: t, kernelSize: w.k, channels: 0..<e)
 
     // [δ, B, C] = x_proj(u'); Δ = softplus(dt_proj(δ) + bias).
     if t == 1 {
@@ -120,39 +116,25 @@ func mambaMixer(
     }
     for i in 0..<t {
         let row = dt + i * e
-        add(row, w.dtBias.pointer, count: e)
+        addInPlace(row, w.dtBias.pointer, count: e)
         softplus(row, count: e)
     }
 
     // Selective scan, token by token; channels split across threads.
-    pool.parallelRanges(e, grain: 16) { range in
+    pool.parallelRows(total: e) { range in
         for i in 0..<t {
             let bc = dbc + i * dbcW + r
             selectiveScanStep(
                 state: s.ssm.pointer, delta: dt + i * e, a: w.a.pointer, b: bc, c: bc + n,
-                d: w.dSkip.pointer, u: xz + i * twoE, y: y + i * e, stateSize: n, channels: range)
+                d: w.dSkip.pointer, input: xz + i * twoE, output: y + i * e, stateSize: n, channels: range)
         }
     }
 
     // y ⊙ SiLU(z), then out_proj.
     for i in 0..<t {
         let yi = y + i * e, z = xz + i * twoE + e
-        siluGate(yi, gate: z, count: e)
+        silu(z, count: e)
+        mulInPlace(yi, z, count: e)
     }
     project(w.outProj, y, out, t: t, bias: w.outBias, tile: sc.tile, pool: pool, lda: e)
-}
-
-/// `out (T, rows) = x (T, cols) · Wᵀ (+ bias)`: a mat-vec for one token, a tiled GEMM for more.
-func project(
-    _ w: TensorView, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, t: Int,
-    bias: FloatTensor?, tile: Buffer, pool: ThreadPool, lda: Int? = nil
-) {
-    if t == 1 {
-        matVecParallel(pool: pool, w: w, x: x, y: out)
-    } else {
-        gemmRows(w, a: x, lda: lda ?? w.cols, c: out, ldc: w.rows, t: t, tile: tile, pool: pool)
-    }
-    if let bias {
-        for i in 0..<t { add(out + i * w.rows, bias.pointer, count: w.rows) }
-    }
 }

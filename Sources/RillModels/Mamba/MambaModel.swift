@@ -127,13 +127,13 @@ final class MambaContext: ModelContext {
         }
         for l in 0..<c.numLayers {
             for i in 0..<t {
-                rmsNorm(x.pointer + i * d, weight: model.norms[l].pointer, eps: c.layerNormEpsilon, out: xn.pointer + i * d, count: d)
+                rmsNorm(x.pointer + i * d, weight: model.norms[l].pointer, eps: c.layerNormEpsilon, xn.pointer + i * d, count: d)
             }
             mambaMixer(model.mixers[l], states[l], scratch, x: xn.pointer, out: mix.pointer, t: t, pool: pool)
-            add(x.pointer, mix.pointer, count: t * d)
+            addInPlace(x.pointer, mix.pointer, count: t * d)
         }
         for i in 0..<t {
-            rmsNorm(x.pointer + i * d, weight: model.normF.pointer, eps: c.layerNormEpsilon, out: xn.pointer + i * d, count: d)
+            rmsNorm(x.pointer + i * d, weight: model.normF.pointer, eps: c.layerNormEpsilon, xn.pointer + i * d, count: d)
         }
         position += t
     }

@@ -200,22 +200,23 @@ final class SambaContext: ModelContext {
             m.embedding.dequantizeRow(Int(tokens[i]), into: UnsafeMutableBufferPointer(start: x.pointer + i * d, count: d))
         }
         for (l, layer) in m.layers.enumerated() {
-            for i in 0..<t { rmsNorm(x.pointer + i * d, weight: layer.mixerNorm.pointer, eps: c.normEpsilon, out: xn.pointer + i * d, count: d) }
+            for i in 0..<t { rmsNorm(x.pointer + i * d, weight: layer.mixerNorm.pointer, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
             switch layer.mixer {
             case let .mamba(w):
                 mambaMixer(w, mambaStates[l]!, mambaScratch!, x: xn.pointer, out: out.pointer, t: t, pool: pool)
             case let .attention(a):
                 attention(a, ring: rings[l]!, t: t, pool: pool)
             }
-            add(x.pointer, out.pointer, count: t * d)
-            for i in 0..<t { rmsNorm(x.pointer + i * d, weight: layer.mlpNorm.pointer, eps: c.normEpsilon, out: xn.pointer + i * d, count: d) }
+            addInPlace(x.pointer, out.pointer, count: t * d)
+            for i in 0..<t { rmsNorm(x.pointer + i * d, weight: layer.mlpNorm.pointer, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
             project(layer.gate, xn.pointer, g.pointer, t: t, bias: nil, tile: tile, pool: pool)
             project(layer.up, xn.pointer, u.pointer, t: t, bias: nil, tile: tile, pool: pool)
-            siluGate(u.pointer, gate: g.pointer, count: t * c.intermediateSize)
+            silu(g.pointer, count: t * c.intermediateSize)
+            mulInPlace(u.pointer, g.pointer, count: t * c.intermediateSize)
             project(layer.down, u.pointer, out.pointer, t: t, bias: nil, tile: tile, pool: pool)
-            add(x.pointer, out.pointer, count: t * d)
+            addInPlace(x.pointer, out.pointer, count: t * d)
         }
-        for i in 0..<t { rmsNorm(x.pointer + i * d, weight: m.normF.pointer, eps: c.normEpsilon, out: xn.pointer + i * d, count: d) }
+        for i in 0..<t { rmsNorm(x.pointer + i * d, weight: m.normF.pointer, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
         position += t
     }
 

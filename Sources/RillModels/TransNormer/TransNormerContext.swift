@@ -90,30 +90,30 @@ final class TransNormerContext: ModelContext {
         for i in 0..<t {
             let row = x.pointer + i * d
             m.embedding.dequantizeRow(Int(tokens[i]), into: UnsafeMutableBufferPointer(start: row, count: d))
-            scale(row, by: m.embedScale, count: d)
+            scaleInPlace(row, by: m.embedScale, count: d)
         }
         for (l, layer) in m.layers.enumerated() {
             // Token mixer.
-            for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, out: xn.pointer + i * d, count: d) }
+            for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
             project(layer.qkvu, xn.pointer, qkvu.pointer, t: t, bias: nil, tile: tile, pool: pool)
             linearAttention(layer: l, t: t, pool: pool)
             let h = c.hiddenDim
             for i in 0..<t {
                 let o = attn.pointer + i * h
-                simpleRMSNorm(o, eps: c.normEpsilon, out: o, count: h)
-                mul(o, qkvu.pointer + i * 4 * h + 3 * h, count: h)  // gate u
+                simpleRMSNorm(o, eps: c.normEpsilon, o, count: h)
+                mulInPlace(o, qkvu.pointer + i * 4 * h + 3 * h, count: h)  // gate u
             }
             project(layer.outProj, attn.pointer, out.pointer, t: t, bias: nil, tile: tile, pool: pool)
-            add(x.pointer, out.pointer, count: t * d)
+            addInPlace(x.pointer, out.pointer, count: t * d)
             // Channel mixer (GLU without activation).
-            for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, out: xn.pointer + i * d, count: d) }
+            for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
             project(layer.l1, xn.pointer, g1.pointer, t: t, bias: nil, tile: tile, pool: pool)
             project(layer.l2, xn.pointer, g2.pointer, t: t, bias: nil, tile: tile, pool: pool)
-            mul(g1.pointer, g2.pointer, count: t * c.gluDim)
+            mulInPlace(g1.pointer, g2.pointer, count: t * c.gluDim)
             project(layer.l3, g1.pointer, out.pointer, t: t, bias: nil, tile: tile, pool: pool)
-            add(x.pointer, out.pointer, count: t * d)
+            addInPlace(x.pointer, out.pointer, count: t * d)
         }
-        for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, out: xn.pointer + i * d, count: d) }
+        for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
         position += t
     }
 
