@@ -20,11 +20,12 @@ public func quantizeRowInt8(
             if j < x.count { amax = max(amax, abs(x[j])) }
         }
         let d = amax / 127
+        // For a subnormal d, 1/d overflows: divide instead (the reference path, not hot).
         let id: Float = d == 0 ? 0 : 1 / d
         scales[b] = d
         for i in 0..<bs {
             let j = b * bs + i
-            let v: Float = j < x.count ? x[j] * id : 0
+            let v: Float = j < x.count ? (id.isFinite ? x[j] * id : x[j] / d) : 0
             quants[b * bs + i] = Int8(max(-127, min(127, v.rounded(.toNearestOrEven))))
         }
     }
@@ -66,7 +67,7 @@ public func quantizeRowInt4(
         scales[b] = d
         func nibble(_ i: Int) -> UInt8 {
             let j = b * bs + i
-            let v: Float = j < x.count ? x[j] * id : 0
+            let v: Float = j < x.count ? (id.isFinite ? x[j] * id : x[j] / d) : 0
             return UInt8(max(0, min(15, v.rounded(.toNearestOrEven) + 8)))
         }
         for i in 0..<(bs / 2) {

@@ -50,7 +50,7 @@ public final class RillFile: @unchecked Sendable {
     public func tensor(_ name: String) throws(RillFileError) -> TensorView {
         guard let s = spec(name) else { throw .missingTensor(path: path, name: name) }
         // Layout validity and the byte range were checked when the table was parsed.
-        return TensorView(name: name, shape: s.shape, layout: s.layout!, base: mapping.base + Int(s.offset))
+        return TensorView(name: name, shape: s.shape, layout: s.layout!, base: mapping.base + Int(s.offset), owner: mapping)
     }
 
     /// The named tensor, checked to have `shape` (and, when given, one of `types`).

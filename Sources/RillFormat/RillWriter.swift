@@ -42,7 +42,21 @@ public enum RillWriter {
         var specs: [TensorSpec] = []
         var layouts: [TensorLayout] = []
         var seen = Set<String>()
+        guard tensors.count <= ModelLimits.maxTensors else {
+            throw RillFileError.invalidField(path: path, field: "tensors", expected: "at most \(ModelLimits.maxTensors)", found: "\(tensors.count)")
+        }
+        guard metaBytes.count <= ModelLimits.maxMetadataBytes, (tokenizer?.count ?? 0) <= ModelLimits.maxTokenizerBytes else {
+            throw RillFileError.invalidField(path: path, field: "metadata/tokenizer", expected: "within the format's limits", found: "\(metaBytes.count)/\(tokenizer?.count ?? 0) bytes")
+        }
         for t in tensors {
+            // Refuse here whatever the reader would refuse (names, ranks, dimensions).
+            let nameLength = t.name.utf8.count
+            guard nameLength >= 1, nameLength <= ModelLimits.maxNameLength else {
+                throw RillFileError.invalidField(path: path, field: "tensor '\(t.name.prefix(64))'.name", expected: "1…\(ModelLimits.maxNameLength) bytes", found: "\(nameLength)")
+            }
+            guard (1...ModelLimits.maxRank).contains(t.shape.count), t.shape.allSatisfy({ $0 >= 1 && $0 <= 1 << 40 }) else {
+                throw RillFileError.invalidField(path: path, field: "tensor '\(t.name)'.shape", expected: "rank 1…\(ModelLimits.maxRank), dimensions 1…2^40", found: "\(t.shape)")
+            }
             guard let layout = TensorLayout(type: t.type, shape: t.shape) else {
                 throw RillFileError.invalidField(path: path, field: "tensor '\(t.name)'.shape", expected: "positive dimensions", found: "\(t.shape)")
             }
@@ -98,6 +112,11 @@ public enum RillWriter {
             let values = try t.values()
             guard values.count == layout.elementCount else {
                 throw RillFileError.invalidField(path: path, field: "tensor '\(t.name)'", expected: "\(layout.elementCount) values", found: "\(values.count)")
+            }
+            if t.type == .f16, let big = values.firstIndex(where: { abs($0) > Float(Float16.greatestFiniteMagnitude) }) {
+                throw RillFileError.invalidField(
+                    path: path, field: "tensor '\(t.name)'[\(big)]",
+                    expected: "a value f16 can hold (|x| ≤ 65504); store it with --override '\(t.name)=f32'", found: "\(values[big])")
             }
             let buf = UnsafeMutableRawPointer.allocate(byteCount: max(layout.byteCount, 1), alignment: 64)
             defer { buf.deallocate() }

@@ -21,6 +21,8 @@ public struct SafetensorsTensor: @unchecked Sendable {
     public let bytes: UnsafeRawBufferPointer
     /// The file it lives in (for error messages).
     public let path: String
+    /// The mapping, kept alive as long as this tensor.
+    let owner: MappedFile
 
     public var elementCount: Int { shape.reduce(1, *) }
 
@@ -130,7 +132,8 @@ public final class SafetensorsFile: @unchecked Sendable {
                 ranges.append((offsets[0], offsets[1], name))
                 tensors[name] = SafetensorsTensor(
                     name: name, dtype: dtype, shape: shape,
-                    bytes: UnsafeRawBufferPointer(start: mapping.base + dataStart + offsets[0], count: byteCount), path: path)
+                    bytes: UnsafeRawBufferPointer(start: mapping.base + dataStart + offsets[0], count: byteCount), path: path,
+                    owner: mapping)
             }
         }
         ranges.sort { $0.0 < $1.0 }

@@ -7,12 +7,15 @@ public struct TensorView: @unchecked Sendable {
     public let shape: [Int]
     public let layout: TensorLayout
     public let base: UnsafeRawPointer
+    /// What owns the bytes (the file mapping): kept alive as long as the view.
+    public let owner: AnyObject?
 
-    public init(name: String, shape: [Int], layout: TensorLayout, base: UnsafeRawPointer) {
+    public init(name: String, shape: [Int], layout: TensorLayout, base: UnsafeRawPointer, owner: AnyObject? = nil) {
         self.name = name
         self.shape = shape
         self.layout = layout
         self.base = base
+        self.owner = owner
     }
 
     public var type: QuantType { layout.type }

@@ -1,0 +1,146 @@
+import RillFormat
+import XCTest
+
+/// Quantise → dequantise round trips on random tensors of odd sizes, each element checked
+/// against the bound `Formats/rill.md` §6 states for its type:
+/// f32 exact; f16 relative error ≤ 2^−11 (values in the f16 normal range);
+/// int8 ≤ d/2 with d = max|x|/127; int4 ≤ |d| with d = m/−8, m the element of largest magnitude.
+final class QuantizeRoundTripTests: XCTestCase {
+    static let colsCases = [1, 31, 33, 95, 257]
+    static let rowsCases = [1, 7]
+
+    /// A random `rows × cols` matrix with, where there is room, an all-zero block (row 0,
+    /// block 0), a block with one huge value (last row, last block) and a block of tiny but
+    /// normal values.
+    static func matrix(rows: Int, cols: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        var x = rng.floats(rows * cols, scale: 3)
+        let bs = QuantType.blockSize
+        for j in 0..<min(bs, cols) { x[j] = 0 }
+        if rows > 1 {
+            let lastBlock = (cols - 1) / bs * bs
+            x[(rows - 1) * cols + lastBlock] = 3e4  // f16 still finite; dwarfs the rest
+        }
+        if rows > 2 {
+            for j in 0..<min(bs, cols) { x[cols + j] *= 1e-3 }
+        }
+        return x
+    }
+
+    /// Quantises with `OwnedTensor` (the converter's path), dequantises every row and checks
+    /// each element with `bound(x, blockScale)`.
+    func checkRoundTrip(
+        _ type: QuantType, seed: UInt64, file: StaticString = #filePath, line: UInt = #line,
+        bound: (_ x: Float, _ scale: Float) -> Float
+    ) {
+        for rows in Self.rowsCases {
+            for cols in Self.colsCases {
+                let x = Self.matrix(rows: rows, cols: cols, seed: seed &+ UInt64(rows * 1000 + cols))
+                let t = OwnedTensor(name: "t", shape: [rows, cols], type: type, values: x)
+                var out = [Float](repeating: .nan, count: cols)
+                var worst: (Float, Int, Int)? = nil
+                for r in 0..<rows {
+                    out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
+                    for j in 0..<cols {
+                        let v = x[r * cols + j]
+                        let scale = type.isBlockQuantised ? t.view.scales[r * t.view.layout.blocksPerRow + j / 32] : 0
+                        let err = abs(v - out[j])
+                        if !(err <= bound(v, scale)), worst == nil { worst = (err, r, j) }
+                    }
+                }
+                if let (err, r, j) = worst {
+                    XCTFail("\(type) [\(rows), \(cols)]: element (\(r), \(j)) = \(x[r * cols + j]) off by \(err)", file: file, line: line)
+                }
+            }
+        }
+    }
+
+    func testF32RoundTripIsExact() {
+        checkRoundTrip(.f32, seed: 1) { _, _ in 0 }
+    }
+
+    func testF16RoundTripWithinRelativeHalfUlp() {
+        checkRoundTrip(.f16, seed: 2) { x, _ in abs(x) * 0x1p-11 + 0x1p-25 }  // absolute term: f16 subnormals
+    }
+
+    func testInt8RoundTripWithinHalfStep() {
+        // d/2, plus float rounding of q·d (a few ulps of the value).
+        checkRoundTrip(.int8, seed: 3) { x, d in d / 2 * (1 + 0x1p-20) + abs(x) * 0x1p-22 }
+    }
+
+    func testInt4RoundTripWithinOneStep() {
+        checkRoundTrip(.int4, seed: 4) { x, d in abs(d) * (1 + 0x1p-20) + abs(x) * 0x1p-22 }
+    }
+
+    func testInt8ScaleIsMaxMagnitudeOver127() {
+        let x: [Float] = [0.5, -2.54, 1, 0] + [Float](repeating: 0.25, count: 29)
+        let t = OwnedTensor(name: "t", shape: [1, 33], type: .int8, values: x)
+        XCTAssertEqual(t.view.scales[0], Float(2.54) / 127)
+        XCTAssertEqual(t.view.scales[1], Float(0.25) / 127)
+    }
+
+    /// The element of largest magnitude keeps its sign in d and comes back exactly, whatever
+    /// its sign: n = 0 encodes it (−8 · d = m).
+    func testInt4ScaleIsSignedLargestElementOverMinusEight() {
+        for m: Float in [-5, 5] {
+            var x = [Float](repeating: 0.3, count: 32)
+            x[17] = m
+            let t = OwnedTensor(name: "t", shape: [1, 32], type: .int4, values: x)
+            XCTAssertEqual(t.view.scales[0], m / -8)
+            var out = [Float](repeating: 0, count: 32)
+            out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
+            XCTAssertEqual(out[17], m)
+        }
+    }
+
+    func testAllZeroBlockHasZeroScaleAndDequantisesToZero() {
+        for type in [QuantType.int8, .int4] {
+            let t = OwnedTensor(name: "t", shape: [2, 40], type: type, values: [Float](repeating: 0, count: 80))
+            var out = [Float](repeating: .nan, count: 40)
+            for r in 0..<2 {
+                out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
+                XCTAssertEqual(out, [Float](repeating: 0, count: 40), "\(type)")
+            }
+            XCTAssertEqual(t.view.scales[0], 0, "\(type)")
+        }
+    }
+
+    /// One huge value in a block: the rest of the block rounds to 0, still within the bound,
+    /// and neither the block nor its neighbours produce a non-finite value.
+    func testBlockWithOneHugeValueStaysFiniteAndWithinBound() {
+        var x = [Float](repeating: 0.5, count: 64)
+        x[3] = 1e30
+        for type in [QuantType.int8, .int4] {
+            let t = OwnedTensor(name: "t", shape: [1, 64], type: type, values: x)
+            var out = [Float](repeating: .nan, count: 64)
+            out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
+            XCTAssert(out.allSatisfy(\.isFinite), "\(type)")
+            XCTAssertEqual(out[3], 1e30, accuracy: 1e30 * 1e-6, "\(type)")
+            XCTAssertEqual(out[40], 0.5, accuracy: 0.5 / 127 + 1e-7, "\(type): the next block is unaffected")
+        }
+    }
+
+    /// Blocks whose largest magnitude is below about 3.7e−37 (int8) or 2.4e−38 (int4) have a
+    /// subnormal d whose reciprocal overflows to infinity; the bound must still hold for these
+    /// normal inputs. (Found: x · (1/d) = 0 · ∞ = NaN, and the clamp turns NaN into 127 for
+    /// int8 and 15 for int4, so zeros come back as 127 · d and 7 · d.)
+    func testInt8RoundTripWithinHalfStepForTinyBlocks() {
+        let x: [Float] = [2e-38, 0, 1.5e-38, -2e-38] + [Float](repeating: 0, count: 28)  // all normal floats
+        let t = OwnedTensor(name: "t", shape: [1, 32], type: .int8, values: x)
+        var out = [Float](repeating: .nan, count: 32)
+        out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
+        let d = t.view.scales[0]
+        let bad = (0..<32).filter { !(abs(x[$0] - out[$0]) <= d / 2 * 1.001) }
+        XCTAssertEqual(bad, [], "d = \(d); element \(bad.first ?? 0) = \(x[bad.first ?? 0]) came back as \(out[bad.first ?? 0])")
+    }
+
+    func testInt4RoundTripWithinOneStepForTinyBlocks() {
+        let x: [Float] = [2e-38, 0, 1.5e-38, -2e-38] + [Float](repeating: 0, count: 28)  // all normal floats
+        let t = OwnedTensor(name: "t", shape: [1, 32], type: .int4, values: x)
+        var out = [Float](repeating: .nan, count: 32)
+        out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
+        let d = abs(t.view.scales[0])
+        let bad = (0..<32).filter { !(abs(x[$0] - out[$0]) <= d * 1.001) }
+        XCTAssertEqual(bad, [], "|d| = \(d); element \(bad.first ?? 0) = \(x[bad.first ?? 0]) came back as \(out[bad.first ?? 0])")
+    }
+}
