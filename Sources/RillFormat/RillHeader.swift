@@ -115,18 +115,18 @@ public struct RillHeader: Sendable, Equatable {
         if h.tokenizerLength > 0 { try section("tokenizer", h.tokenizerOffset, h.tokenizerLength) }
         try section("tensor_table", h.tableOffset, h.tableLength)
         try section("data", h.dataOffset, h.dataLength)
+        guard h.metadataLength <= UInt64(ModelLimits.maxMetadataBytes) else {
+            throw .invalidField(path: path, field: "header.metadata_length", expected: "at most \(ModelLimits.maxMetadataBytes)", found: "\(h.metadataLength)")
+        }
+        guard h.tokenizerLength <= UInt64(ModelLimits.maxTokenizerBytes) else {
+            throw .invalidField(path: path, field: "header.tokenizer_length", expected: "at most \(ModelLimits.maxTokenizerBytes)", found: "\(h.tokenizerLength)")
+        }
         // Sections in the order the writer lays them out, none overlapping the next.
         let tokenizerEnd = h.tokenizerLength > 0 ? h.tokenizerOffset + h.tokenizerLength : h.metadataOffset + h.metadataLength
         guard h.metadataOffset + h.metadataLength <= (h.tokenizerLength > 0 ? h.tokenizerOffset : h.tableOffset),
               tokenizerEnd <= h.tableOffset, h.tableOffset + h.tableLength <= h.dataOffset
         else {
             throw .invalidField(path: path, field: "header", expected: "metadata, tokenizer, tensor table and data in order, not overlapping", found: "overlapping sections")
-        }
-        guard h.metadataLength <= UInt64(ModelLimits.maxMetadataBytes) else {
-            throw .invalidField(path: path, field: "header.metadata_length", expected: "at most \(ModelLimits.maxMetadataBytes)", found: "\(h.metadataLength)")
-        }
-        guard h.tokenizerLength <= UInt64(ModelLimits.maxTokenizerBytes) else {
-            throw .invalidField(path: path, field: "header.tokenizer_length", expected: "at most \(ModelLimits.maxTokenizerBytes)", found: "\(h.tokenizerLength)")
         }
         guard h.tensorCount <= UInt32(ModelLimits.maxTensors) else {
             throw .invalidField(path: path, field: "header.tensor_count", expected: "at most \(ModelLimits.maxTensors)", found: "\(h.tensorCount)")

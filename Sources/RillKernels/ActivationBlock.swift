@@ -2,7 +2,8 @@ import RillFormat
 
 // The activations of one block of 32, as the block mat-vec kernels load them.
 
-/// The 32 activations of one block as four 8-lane quarters, in element order.
+/// The 32 activations (or any 32 floats) of one block as four 8-lane quarters, in element
+/// order, indexable by quarter without an array.
 struct ActivationBlock {
     var v: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     @inline(__always) subscript(k: Int) -> SIMD8<Float> {

@@ -1,1 +1,105 @@
 import COpenBLAS
+import RillFormat
+
+// Matrix products for prefill: a block of T tokens at once goes through OpenBLAS's sgemm.
+// Quantised weights are dequantised a tile of rows at a time into a fixed scratch buffer,
+// so memory does not grow with the weights or the tokens.
+
+// MARK: - sgemm
+
+/// `C = alpha · op(A) · op(B) + beta · C`, row-major, through OpenBLAS `cblas_sgemm`.
+///
+/// `op(A)` is `m × k` (`A` is `m × k` with row stride `lda`, or `k × m` when `transposeA`),
+/// `op(B)` is `k × n` (`B` is `k × n`, or `n × k` when `transposeB`), `C` is `m × n` with row
+/// stride `ldc`. With `beta == 0`, `C` is not read (NaN in it does not propagate). Sizes must
+/// fit in `Int32` (OpenBLAS's `blasint`). Threads: OpenBLAS's own pool, see
+/// ``setBLASThreadCount(_:)``.
+public func sgemm(
+    m: Int, n: Int, k: Int, alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+    b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0)
+    precondition(lda >= max(1, transposeA ? m : k) && ldb >= max(1, transposeB ? k : n) && ldc >= max(1, n))
+    precondition([m, n, k, lda, ldb, ldc].allSatisfy { $0 <= Int(Int32.max) })
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+}
+
+/// Sets the number of threads OpenBLAS uses for every later call in this process
+/// (`openblas_set_num_threads`). The runtime sets it once from `--threads`; the setting is
+/// process-wide, so two sessions in one process share it.
+public func setBLASThreadCount(_ n: Int) {
+    precondition(n >= 1)
+    openblas_set_num_threads(Int32(n))
+}
+
+/// OpenBLAS's current thread count (`openblas_get_num_threads`).
+public func blasThreadCount() -> Int {
+    Int(openblas_get_num_threads())
+}
+
+// MARK: - Tiled product with stored weights
+
+/// Floats of scratch that ``sgemmTiledQuantized(x:tokens:w:y:tileRows:scratch:scratchCount:)``
+/// needs: one tile of `tileRows` dequantised rows of `cols` floats.
+public func sgemmScratchCount(cols: Int, tileRows: Int) -> Int {
+    cols * tileRows
+}
+
+/// `Y = X · Wᵀ` for a block of tokens: `Y[t, r] = Σ_j X[t, j] · W[r, j]`.
+///
+/// - Parameters:
+///   - x: `X`, `tokens × w.cols`, row stride `ldx` (default `w.cols`).
+///   - w: weights of any type, `w.rows × w.cols`. f32 goes to sgemm in one call, with no
+///     copy; f16, int8 and int4 are dequantised `tileRows` rows at a time into `scratch`
+///     (exactly as ``dequantizeRows(_:rows:into:)``), one sgemm per tile.
+///   - y: `Y`, `tokens × w.rows`, row stride `ldy` (default `w.rows`); every element written.
+///   - tileRows: rows per tile (≥ 1). 64–256 keeps the tile in L2 for d_model-sized rows.
+///   - scratch: at least ``sgemmScratchCount(cols:tileRows:)`` floats; its size does not
+///     depend on `tokens`.
+///
+/// Agrees with a mat-vec per token up to float rounding (sgemm sums in its own order).
+public func sgemmTiledQuantized(
+    x: UnsafePointer<Float>, ldx: Int? = nil, tokens: Int, w: TensorView,
+    y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
+    tileRows: Int, scratch: UnsafeMutablePointer<Float>, scratchCount: Int
+) {
+    let ldx = ldx ?? w.cols, ldy = ldy ?? w.rows
+    precondition(tokens >= 0 && tileRows >= 1 && ldx >= w.cols && ldy >= w.rows)
+    if tokens == 0 { return }
+    if w.type == .f32 {
+        sgemm(m: tokens, n: w.rows, k: w.cols, a: x, lda: ldx, b: w.f32, ldb: w.cols, transposeB: true, c: y, ldc: ldy)
+        return
+    }
+    precondition(scratchCount >= sgemmScratchCount(cols: w.cols, tileRows: min(tileRows, w.rows)),
+                 "\(w.name): scratch of \(scratchCount) floats < \(tileRows) × \(w.cols)")
+    var r0 = 0
+    while r0 < w.rows {
+        let r1 = min(w.rows, r0 + tileRows)
+        dequantizeRows(w, rows: r0..<r1, into: scratch)
+        sgemm(m: tokens, n: r1 - r0, k: w.cols, a: x, lda: ldx, b: scratch, ldb: w.cols, transposeB: true,
+              c: y + r0, ldc: ldy)
+        r0 = r1
+    }
+}
+
+/// Scalar twin of ``sgemmTiledQuantized(x:ldx:tokens:w:y:ldy:tileRows:scratch:scratchCount:)``:
+/// each row dequantised by `TensorView.dequantizeRow`, each output a `Float` sum left to right.
+/// `rowBuffer` holds `w.cols` floats.
+public func gemmReference(
+    x: UnsafePointer<Float>, tokens: Int, w: TensorView, y: UnsafeMutablePointer<Float>,
+    rowBuffer: UnsafeMutableBufferPointer<Float>
+) {
+    precondition(rowBuffer.count >= w.cols)
+    for r in 0..<w.rows {
+        w.dequantizeRow(r, into: rowBuffer)
+        for t in 0..<tokens {
+            var s: Float = 0
+            for j in 0..<w.cols { s += x[t * w.cols + j] * rowBuffer[j] }
+            y[t * w.rows + r] = s
+        }
+    }
+}

@@ -45,14 +45,44 @@ func widenToInt32(_ v: SIMD8<UInt8>) -> SIMD8<Int32> {
     SIMD8(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
 }
 
+/// `Int16(v[i])` for 8 signed bytes.
+@inline(__always)
+func widenToInt16(_ v: SIMD8<Int8>) -> SIMD8<Int16> {
+    SIMD8(Int16(v[0]), Int16(v[1]), Int16(v[2]), Int16(v[3]), Int16(v[4]), Int16(v[5]), Int16(v[6]), Int16(v[7]))
+}
+
+/// `Int16(v[i])` for 8 unsigned bytes.
+@inline(__always)
+func widenToInt16(_ v: SIMD8<UInt8>) -> SIMD8<Int16> {
+    SIMD8(Int16(v[0]), Int16(v[1]), Int16(v[2]), Int16(v[3]), Int16(v[4]), Int16(v[5]), Int16(v[6]), Int16(v[7]))
+}
+
+/// `Int32(v[i])` for 8 `Int16` lanes.
+@inline(__always)
+func widenToInt32(_ v: SIMD8<Int16>) -> SIMD8<Int32> {
+    SIMD8(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
+}
+
+// MARK: - int4 nibbles
+
 /// The 32 weights `n − 8` of one int4 block as four groups of 8 `Int32` lanes, in element
 /// order: group 0 = elements 0..<8 (low nibbles of bytes 0..<8), group 1 = 8..<16, group 2 =
 /// 16..<24 (high nibbles of bytes 0..<8), group 3 = 24..<32. The nibbles are split after
-/// widening to 32-bit lanes, where every target has plain shifts and masks.
+/// widening, where every target has plain shifts and masks (split as bytes, the x86-64
+/// baseline build lost half its speed to shuffles).
 @inline(__always)
 func unpackInt4(_ q: UnsafeRawPointer) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>) {
     let v0 = widenToInt32(q.loadUnaligned(as: SIMD8<UInt8>.self))
     let v1 = widenToInt32(q.loadUnaligned(fromByteOffset: 8, as: SIMD8<UInt8>.self))
     let eight = SIMD8<Int32>(repeating: 8), mask = SIMD8<Int32>(repeating: 0x0F)
+    return ((v0 & mask) &- eight, (v1 & mask) &- eight, (v0 &>> 4) &- eight, (v1 &>> 4) &- eight)
+}
+
+/// As ``unpackInt4(_:)``, in `Int16` lanes (for products with int8 activations).
+@inline(__always)
+func unpackInt4ToInt16(_ q: UnsafeRawPointer) -> (SIMD8<Int16>, SIMD8<Int16>, SIMD8<Int16>, SIMD8<Int16>) {
+    let v0 = widenToInt16(q.loadUnaligned(as: SIMD8<UInt8>.self))
+    let v1 = widenToInt16(q.loadUnaligned(fromByteOffset: 8, as: SIMD8<UInt8>.self))
+    let eight = SIMD8<Int16>(repeating: 8), mask = SIMD8<Int16>(repeating: 0x0F)
     return ((v0 & mask) &- eight, (v1 & mask) &- eight, (v0 &>> 4) &- eight, (v1 &>> 4) &- eight)
 }

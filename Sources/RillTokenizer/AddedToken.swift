@@ -17,6 +17,7 @@ public struct AddedToken: Sendable, Equatable {
     /// Matched against the normalised text (`true`) or the raw text (`false`).
     public let normalized: Bool
 
+    /// A token with the defaults of `tokenizers` for the flags not given.
     public init(id: Int32, content: String, isSpecial: Bool, singleWord: Bool = false,
                 lstrip: Bool = false, rstrip: Bool = false, normalized: Bool = false) {
         self.id = id

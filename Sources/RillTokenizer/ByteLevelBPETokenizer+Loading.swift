@@ -19,7 +19,7 @@ extension ByteLevelBPETokenizer {
         guard tokenizerJSON.count <= Self.maxJSONBytes else {
             throw .tooLarge(field: "(file size)", count: tokenizerJSON.count, limit: Self.maxJSONBytes)
         }
-        let json = try TokenizerJSON.decode(tokenizerJSON)
+        let json = try TokenizerJSON.decode(tokenizerJSON, vocabLimit: Self.maxVocabEntries, mergesLimit: Self.maxMerges)
         let pipeline = try Pipeline(json)
         let model = json.model
 
@@ -34,6 +34,12 @@ extension ByteLevelBPETokenizer {
             maxID = max(maxID, id)
         }
         let vocabSize = maxID + 1
+        // Tables are indexed by id, so a few far-out ids would allocate for all the ids below
+        // them. Real vocabularies are dense; allow holes up to as many ids again as are assigned.
+        let denseLimit = 2 * (model.vocab.count + added.count) + 1024
+        guard vocabSize <= denseLimit else {
+            throw .idOutOfRange(field: "model.vocab / added_tokens (ids must be nearly dense)", id: maxID, limit: denseLimit)
+        }
         var idToToken = [String?](repeating: nil, count: vocabSize)
         var vocab: [String: Int32] = [:]
         vocab.reserveCapacity(model.vocab.count)
@@ -41,8 +47,10 @@ extension ByteLevelBPETokenizer {
             if let other = idToToken[id] {
                 throw .duplicateID(field: "model.vocab", id: id, first: min(other, token), second: max(other, token))
             }
+            guard vocab.updateValue(Int32(id), forKey: token) == nil else {
+                throw .malformed(field: "model.vocab", reason: "token '\(token)' is listed twice")
+            }
             idToToken[id] = token
-            vocab[token] = Int32(id)
         }
         var special = [Bool](repeating: false, count: vocabSize)
         var addedTokenIDs: [String: Int32] = [:]
@@ -75,7 +83,7 @@ extension ByteLevelBPETokenizer {
         let nfc = pipeline.nfc
         self.rawMatcher = AddedTokenMatcher(added.filter { !$0.normalized }.map { ($0.content, $0) })
         self.normalizedMatcher = AddedTokenMatcher(added.filter(\.normalized).map {
-            (nfc ? $0.content.precomposedStringWithCanonicalMapping : $0.content, $0)
+            (nfc ? NFC.normalize($0.content) : $0.content, $0)
         })
         self.decodeTable = TokenBytesTable(byteLevelTokens: idToToken)
 
@@ -202,20 +210,20 @@ extension ByteLevelBPETokenizer {
         return tokens
     }
 
-    private static func merges(_ entries: [MergeJSON], vocab: [String: Int32]) throws(TokenizerError) -> BPEMerges {
+    private static func merges(_ entries: [[String]], vocab: [String: Int32]) throws(TokenizerError) -> BPEMerges {
         guard entries.count <= maxMerges else {
             throw .tooLarge(field: "model.merges", count: entries.count, limit: maxMerges)
         }
         var merges = BPEMerges(capacity: entries.count)
         for (rank, entry) in entries.enumerated() {
-            let field = "model.merges[\(rank)]"
-            guard entry.parts.count == 2 else {
-                throw .malformed(field: field, reason: "expected two tokens, found \(entry.parts.count)")
+            func field() -> String { "model.merges[\(rank)]" }
+            guard entry.count == 2 else {
+                throw .malformed(field: field(), reason: "expected two tokens, found \(entry.count)")
             }
-            let (a, b) = (entry.parts[0], entry.parts[1])
-            guard let left = vocab[a] else { throw .unknownToken(field: field, token: a) }
-            guard let right = vocab[b] else { throw .unknownToken(field: field, token: b) }
-            guard let result = vocab[a + b] else { throw .unknownToken(field: field, token: a + b) }
+            let (a, b) = (entry[0], entry[1])
+            guard let left = vocab[a] else { throw .unknownToken(field: field(), token: a) }
+            guard let right = vocab[b] else { throw .unknownToken(field: field(), token: b) }
+            guard let result = vocab[a + b] else { throw .unknownToken(field: field(), token: a + b) }
             merges.add(left, right, rank: Int32(rank), result: result)
         }
         return merges

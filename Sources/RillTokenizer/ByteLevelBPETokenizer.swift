@@ -1,5 +1,3 @@
-import Foundation
-
 /// A GPT-2 / GPT-NeoX byte-level BPE tokenizer loaded from a Hugging Face `tokenizer.json`.
 ///
 /// Encoding follows `tokenizers` step by step:
@@ -29,9 +27,13 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     // MARK: - Public facts
 
+    /// One more than the largest id of the vocabulary or the added tokens.
     public let vocabSize: Int
+    /// The file's `added_tokens`, in file order.
     public let addedTokens: [AddedToken]
+    /// BOS: named at load, or guessed from the special tokens (see `init`).
     public let bosTokenID: Int32?
+    /// EOS: named at load, or guessed from the special tokens (see `init`).
     public let eosTokenID: Int32?
 
     // MARK: - Model
@@ -67,6 +69,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     // MARK: - Encoding
 
+    /// The ids of `text`, as `tokenizers` gives them without post-processing (no BOS/EOS).
     public func encode(_ text: String) -> [Int32] {
         let bytes = Array(text.utf8)
         var ids: [Int32] = []
@@ -77,9 +80,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
             case let .token(id):
                 ids.append(id)
             case let .text(range):
-                if normalizesNFC {
-                    let normalized = Array(String(decoding: bytes[range], as: UTF8.self)
-                        .precomposedStringWithCanonicalMapping.utf8)
+                if normalizesNFC, let normalized = NFC.normalize(bytes[range]) {
                     encodeNormalized(normalized, 0..<normalized.count, into: &ids, scratch: &scratch)
                 } else {
                     encodeNormalized(bytes, range, into: &ids, scratch: &scratch)
@@ -139,19 +140,23 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     // MARK: - Lookup and decoding
 
+    /// The added-token content or vocabulary spelling of `id`; `nil` if unassigned or out of range.
     public func token(forID id: Int32) -> String? {
         guard id >= 0 && Int(id) < vocabSize else { return nil }
         return idToToken[Int(id)]
     }
 
+    /// The id of an added token's content, else of a vocabulary spelling (`Ġthe`).
     public func id(forToken token: String) -> Int32? {
         addedTokenIDs[token] ?? vocab[token]
     }
 
+    /// Whether `id` is a special added token; `false` out of range.
     public func isSpecialToken(_ id: Int32) -> Bool {
         id >= 0 && Int(id) < vocabSize && special[Int(id)]
     }
 
+    /// Appends the bytes of `id` from the table built at load (nothing for unknown ids).
     public func appendDecodedBytes(of id: Int32, to bytes: inout [UInt8]) {
         decodeTable.append(id, to: &bytes)
     }

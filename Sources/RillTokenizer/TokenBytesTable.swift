@@ -15,7 +15,15 @@ struct TokenBytesTable: Sendable {
         offsets.reserveCapacity(tokens.count + 1)
         for token in tokens {
             if let token {
-                bytes += ByteUnicodeMap.bytes(ofToken: token) ?? Array(token.utf8)
+                let start = bytes.count
+                for s in token.unicodeScalars {
+                    guard s.value < 324, ByteUnicodeMap.byte[Int(s.value)] >= 0 else {
+                        bytes.removeSubrange(start...)
+                        bytes += token.utf8
+                        break
+                    }
+                    bytes.append(UInt8(ByteUnicodeMap.byte[Int(s.value)]))
+                }
             }
             offsets.append(bytes.count)
         }

@@ -19,6 +19,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// A field whose value breaks the format's rules (a merge that is not two tokens, …).
     case malformed(field: String, reason: String)
 
+    /// One line: `tokenizer.json: <field>: <what is wrong>`.
     public var description: String {
         switch self {
         case let .badJSON(field, reason):

@@ -54,12 +54,15 @@ struct ComponentJSON: Decodable {
     }
 }
 
-/// `model`. Only a BPE model's vocabulary and merges are decoded; for any other type only
-/// `type` is read, so that the error says "unsupported" rather than "bad JSON".
+/// `model`: its type and options through Codable. A BPE model's `vocab` and `merges` are filled
+/// in by `JSONFieldScanner` afterwards (see there why); for any other type only `type` matters,
+/// so that the error says "unsupported" rather than "bad JSON".
 struct ModelJSON: Decodable {
     var type: String
-    var vocab: [String: Int] = [:]
-    var merges: [MergeJSON] = []
+    /// Token → id, in file order.
+    var vocab: [(String, Int)] = []
+    /// Each merge's parts: `["a", "b"]`, or `"a b"` split at spaces (other counts are refused later).
+    var merges: [[String]] = []
     var unkToken: String?
     var fuseUnk: Bool?
     var byteFallback: Bool?
@@ -69,7 +72,7 @@ struct ModelJSON: Decodable {
     var endOfWordSuffix: String?
 
     enum CodingKeys: String, CodingKey {
-        case type, vocab, merges, unkToken = "unk_token", fuseUnk = "fuse_unk"
+        case type, merges, unkToken = "unk_token", fuseUnk = "fuse_unk"
         case byteFallback = "byte_fallback", ignoreMerges = "ignore_merges", dropout
         case continuingSubwordPrefix = "continuing_subword_prefix", endOfWordSuffix = "end_of_word_suffix"
     }
@@ -83,8 +86,6 @@ struct ModelJSON: Decodable {
             self.type = c.contains(.merges) ? "BPE" : "(missing)"
         }
         guard type == "BPE" else { return }
-        vocab = try c.decode([String: Int].self, forKey: .vocab)
-        merges = try c.decodeIfPresent([MergeJSON].self, forKey: .merges) ?? []
         unkToken = try c.decodeIfPresent(String.self, forKey: .unkToken)
         fuseUnk = try c.decodeIfPresent(Bool.self, forKey: .fuseUnk)
         byteFallback = try c.decodeIfPresent(Bool.self, forKey: .byteFallback)
@@ -95,33 +96,28 @@ struct ModelJSON: Decodable {
     }
 }
 
-/// One merge: `["a", "b"]` (current files) or `"a b"` (older files). Entries of the wrong shape
-/// are kept as `parts` of another count and refused with their index when the merges are built.
-struct MergeJSON: Decodable {
-    var parts: [String]
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let line = try? c.decode(String.self) {
-            parts = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        } else {
-            parts = try c.decode([String].self)
-        }
-    }
-}
-
 // MARK: - Decoding with typed errors
 
 extension TokenizerJSON {
     /// Decodes `bytes`, turning Foundation's errors into `TokenizerError.badJSON` with the path.
-    static func decode(_ bytes: [UInt8]) throws(TokenizerError) -> TokenizerJSON {
+    /// `vocabLimit` / `mergesLimit` bound the two large fields while they are read.
+    static func decode(_ bytes: [UInt8], vocabLimit: Int, mergesLimit: Int) throws(TokenizerError) -> TokenizerJSON {
+        var json: TokenizerJSON
         do {
-            return try JSONDecoder().decode(TokenizerJSON.self, from: Data(bytes))
+            json = try JSONDecoder().decode(TokenizerJSON.self, from: Data(bytes))
         } catch let error as DecodingError {
             throw Self.describe(error)
         } catch {
             throw .badJSON(field: "(root)", reason: "\(error)")
         }
+        guard json.model.type == "BPE" else { return json }
+        let fields = try JSONFieldScanner.locateModelFields(bytes)
+        guard let vocab = fields.vocab else { throw .badJSON(field: "model.vocab", reason: "missing") }
+        json.model.vocab = try JSONFieldScanner.vocab(bytes, vocab, limit: vocabLimit)
+        if let merges = fields.merges {
+            json.model.merges = try JSONFieldScanner.merges(bytes, merges, limit: mergesLimit)
+        }
+        return json
     }
 
     private static func describe(_ error: DecodingError) -> TokenizerError {
