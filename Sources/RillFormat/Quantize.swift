@@ -45,33 +45,61 @@ public func dequantizeRowInt8(
 
 /// Quantises one row into int4 blocks of 32 (`Formats/rill.md` §6.4).
 ///
-/// For each block let `m` be the element of largest magnitude; `d = m / −8` and
-/// `n = clamp(round(x / d) + 8, 0, 15)`, so `m` itself is exact and 16 levels are used.
 /// Byte `i` of a block (i < 16) holds element `i` in its low nibble and element `i + 16` in
-/// its high nibble. The error per element is at most `|d|` (at the clamped end) and `|d|/2`
-/// elsewhere.
+/// its high nibble; the value is `(n − 8) · d`. The encoder picks, per block, the scale that
+/// minimises the squared error: starting from `d = m / −8` (m the element of largest
+/// magnitude, which makes m exact) it tries 19 nearby grids `m / −(8 ± 0.1k)`, rounds, and
+/// refits `d = Σ x·q / Σ q²` by least squares — the search llama.cpp's `make_qx_quants` does.
+/// Elements past the row's end are encoded as 0 (`n = 8`).
 public func quantizeRowInt4(
     _ x: UnsafeBufferPointer<Float>, quants: UnsafeMutablePointer<UInt8>, scales: UnsafeMutablePointer<Float>
 ) {
     let bs = QuantType.blockSize
     let nb = (x.count + bs - 1) / bs
+    var v = [Float](repeating: 0, count: bs)
+    var q = [Int8](repeating: 0, count: bs)
+    var bestQ = [Int8](repeating: 0, count: bs)
     for b in 0..<nb {
         var amax: Float = 0
         var m: Float = 0
         for i in 0..<bs {
             let j = b * bs + i
-            if j < x.count, abs(x[j]) > amax { amax = abs(x[j]); m = x[j] }
+            v[i] = j < x.count ? x[j] : 0
+            if abs(v[i]) > amax { amax = abs(v[i]); m = v[i] }
         }
-        let d = m / -8
-        let id: Float = d == 0 ? 0 : 1 / d
-        scales[b] = d
-        func nibble(_ i: Int) -> UInt8 {
-            let j = b * bs + i
-            let v: Float = j < x.count ? (id.isFinite ? x[j] * id : x[j] / d) : 0
-            return UInt8(max(0, min(15, v.rounded(.toNearestOrEven) + 8)))
+        var bestD: Float = 0
+        var bestErr = Float.infinity
+        for i in 0..<bs { bestQ[i] = 0 }
+        if amax > 0 {
+            for k in -9...9 {
+                let levels = 8 + 0.1 * Float(k)
+                let d0 = m / -levels
+                var sumXQ: Float = 0, sumQQ: Float = 0
+                for i in 0..<bs {
+                    let r = d0.isNormal ? (v[i] / d0).rounded(.toNearestOrEven) : 0
+                    let qi = Int8(max(-8, min(7, r)))
+                    q[i] = qi
+                    sumXQ += v[i] * Float(qi)
+                    sumQQ += Float(qi) * Float(qi)
+                }
+                guard sumQQ > 0 else { continue }
+                let d = sumXQ / sumQQ
+                var err: Float = 0
+                for i in 0..<bs {
+                    let e = v[i] - d * Float(q[i])
+                    err += e * e
+                }
+                if err < bestErr {
+                    bestErr = err
+                    bestD = d
+                    for i in 0..<bs { bestQ[i] = q[i] }
+                }
+            }
         }
+        scales[b] = bestD
         for i in 0..<(bs / 2) {
-            quants[b * (bs / 2) + i] = nibble(i) | (nibble(i + bs / 2) << 4)
+            let lo = UInt8(Int(bestQ[i]) + 8), hi = UInt8(Int(bestQ[i + bs / 2]) + 8)
+            quants[b * (bs / 2) + i] = lo | (hi << 4)
         }
     }
 }

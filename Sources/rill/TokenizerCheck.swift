@@ -1,15 +1,14 @@
 import Foundation
 import RillFormat
+import RillTokenizer
 
-/// Checks at convert time that the engine can run the tokenizer, and summarises it.
+/// Checks at convert time that the engine can run the tokenizer (so an unsupported one fails
+/// here, not on the board), and summarises it for the metadata.
 func checkTokenizer(_ bytes: [UInt8], _ path: String) throws -> TokenizerInfo {
-    struct Probe: Decodable {
-        struct Model: Decodable { let type: String?; let vocab: [String: Int]? }
-        let model: Model
+    do {
+        let tok = try ByteLevelBPETokenizer(tokenizerJSON: bytes)
+        return TokenizerInfo(format: "hf-tokenizer-json", model: "BPE (byte-level)", vocabSize: tok.vocabSize)
+    } catch {
+        throw RillFileError.invalidField(path: path, field: "tokenizer", expected: "a tokenizer rill supports", found: error.description)
     }
-    let probe: Probe
-    do { probe = try JSONDecoder().decode(Probe.self, from: Data(bytes)) } catch {
-        throw RillFileError.badJSON(path: path, field: "model", reason: describeDecodingError(error))
-    }
-    return TokenizerInfo(format: "hf-tokenizer-json", model: probe.model.type ?? "BPE", vocabSize: probe.model.vocab?.count ?? 0)
 }
