@@ -2,14 +2,14 @@ import Foundation
 
 /// The K/V ring buffer of one sliding-window attention layer: the last W positions' keys and
 /// values (f32), slot `p mod W` for position p. Its size is fixed whatever the sequence length.
-final class KVRing {
-    let window: Int
-    let kvDim: Int
+public final class KVRing {
+    public let window: Int
+    public let kvDim: Int
     /// (W, kvDim)
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
+    public let keys: UnsafeMutablePointer<Float>
+    public let values: UnsafeMutablePointer<Float>
 
-    init(window: Int, kvDim: Int) {
+    public init(window: Int, kvDim: Int) {
         self.window = window
         self.kvDim = kvDim
         keys = .allocate(capacity: window * kvDim)
@@ -22,7 +22,7 @@ final class KVRing {
         values.deallocate()
     }
 
-    func reset() {
+    public func reset() {
         keys.initialize(repeating: 0, count: window * kvDim)
         values.initialize(repeating: 0, count: window * kvDim)
     }
@@ -33,7 +33,7 @@ final class KVRing {
 /// Rotary embedding as GPT-NeoX / fla's `RotaryEmbedding` (not interleaved): for pairs
 /// (x[i], x[i + D/2]), i < D/2, rotate by angle `pos · invFreq[i]` computed in float32.
 /// `invFreq[i] = 1 / base^(2i / D)`.
-func applyRoPE(_ x: UnsafeMutablePointer<Float>, headDim dim: Int, heads: Int, position: Int, invFreq: UnsafePointer<Float>) {
+public func applyRoPE(_ x: UnsafeMutablePointer<Float>, headDim dim: Int, heads: Int, position: Int, invFreq: UnsafePointer<Float>) {
     let half = dim / 2
     let pos = Float(position)
     for i in 0..<half {
@@ -51,7 +51,7 @@ func applyRoPE(_ x: UnsafeMutablePointer<Float>, headDim dim: Int, heads: Int, p
 /// Attention of one query position over the ring: keys at positions
 /// `max(0, p − W + 1) … p` (those already written), causal softmax scaled by 1/√D, grouped
 /// heads (query head h reads key/value head h / (H / Hkv)). `scores` holds W floats.
-func windowAttention(
+public func windowAttention(
     q: UnsafePointer<Float>, ring: KVRing, position p: Int, heads: Int, kvHeads: Int, headDim dim: Int,
     out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
 ) {

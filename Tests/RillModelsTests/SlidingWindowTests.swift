@@ -1,0 +1,72 @@
+import Foundation
+import RillModels
+import XCTest
+
+/// The ring buffer against a naive attention over the full history with a window mask.
+final class SlidingWindowTests: XCTestCase {
+    /// Naive: keep every position's (already rotated) key and value; query p attends to keys
+    /// j with p − W + 1 ≤ j ≤ p.
+    private func naive(q: [Float], keys: [[Float]], values: [[Float]], p: Int, w: Int, heads: Int, kvHeads: Int, dim: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: heads * dim)
+        let group = heads / kvHeads
+        for h in 0..<heads {
+            let kvOff = (h / group) * dim
+            let js = Array(max(0, p - w + 1)...p)
+            let scores = js.map { j -> Double in
+                var s = 0.0
+                for c in 0..<dim { s += Double(q[h * dim + c]) * Double(keys[j][kvOff + c]) }
+                return s / Double(dim).squareRoot()
+            }
+            let m = scores.max()!
+            let e = scores.map { exp($0 - m) }
+            let z = e.reduce(0, +)
+            for (n, j) in js.enumerated() {
+                for c in 0..<dim { out[h * dim + c] += Float(e[n] / z * Double(values[j][kvOff + c])) }
+            }
+        }
+        return out
+    }
+
+    /// Tolerance 1e-5 absolute (values in [−1, 1], f32 softmax).
+    func testRingMatchesFullHistoryAcrossWrapLengths() {
+        let w = 8, heads = 4, kvHeads = 2, dim = 6
+        for length in [w - 1, w, w + 1, 3 * w + 7] {
+            var rng = SplitMix64(seed: UInt64(length))
+            let ring = KVRing(window: w, kvDim: kvHeads * dim)
+            var keys: [[Float]] = [], values: [[Float]] = []
+            var scores = [Float](repeating: 0, count: w)
+            for p in 0..<length {
+                let q = rng.floats(heads * dim), k = rng.floats(kvHeads * dim), v = rng.floats(kvHeads * dim)
+                keys.append(k)
+                values.append(v)
+                let slot = p % w
+                for i in 0..<(kvHeads * dim) {
+                    ring.keys[slot * kvHeads * dim + i] = k[i]
+                    ring.values[slot * kvHeads * dim + i] = v[i]
+                }
+                var out = [Float](repeating: .nan, count: heads * dim)
+                windowAttention(q: q, ring: ring, position: p, heads: heads, kvHeads: kvHeads, headDim: dim, out: &out, scores: &scores)
+                let want = naive(q: q, keys: keys, values: values, p: p, w: w, heads: heads, kvHeads: kvHeads, dim: dim)
+                for i in 0..<(heads * dim) {
+                    XCTAssertEqual(out[i], want[i], accuracy: 1e-5, "length \(length) position \(p) [\(i)]")
+                }
+            }
+        }
+    }
+
+    /// RoPE in the GPT-NeoX layout rotates pairs (i, i + D/2) and keeps the norm.
+    func testRoPERotatesHalvesAndKeepsNorm() {
+        var rng = SplitMix64(seed: 1)
+        let dim = 8
+        let inv: [Float] = (0..<(dim / 2)).map { 1 / powf(10000, Float(2 * $0) / Float(dim)) }
+        var x = rng.floats(dim)
+        let before = x
+        applyRoPE(&x, headDim: dim, heads: 1, position: 5, invFreq: inv)
+        for i in 0..<(dim / 2) {
+            let a = 5 * inv[i]
+            XCTAssertEqual(x[i], before[i] * cosf(a) - before[i + dim / 2] * sinf(a), accuracy: 1e-6)
+            XCTAssertEqual(x[i + dim / 2], before[i + dim / 2] * cosf(a) + before[i] * sinf(a), accuracy: 1e-6)
+        }
+        XCTAssertEqual(x.map { $0 * $0 }.reduce(0, +), before.map { $0 * $0 }.reduce(0, +), accuracy: 1e-5)
+    }
+}
