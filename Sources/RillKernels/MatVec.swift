@@ -2,8 +2,9 @@ import RillFormat
 
 // Matrix-vector product y = W·x over the stored (possibly quantised) weights: the kernel that
 // decode time is spent in. `matVec` dispatches on the weight type to a SIMD kernel per type
-// (MatVecFloat.swift, MatVecInt8.swift, MatVecInt4.swift); `matVecReference` is the scalar
-// twin the tests hold it to.
+// (MatVecFloat.swift, MatVecBlocks.swift); `matVecReference` is the scalar twin the tests hold
+// it to. For int8/int4 weights the int8-activation path (MatVecQ8.swift) is faster; this one
+// needs no scratch and adds no rounding of x.
 //
 // Every fast kernel computes each row with the same sequence of operations whichever rows it
 // is grouped with, so a row's result does not depend on `rows` (parallel == serial, bitwise).
@@ -22,9 +23,12 @@ import RillFormat
 ///   - rows: a subrange of `0..<w.rows`; empty is allowed.
 ///
 /// Sums run in `Float`, per block of 32 for the block types (block sum, then times its scale),
-/// in 16 lanes, so results differ from ``matVecReference(_:_:_:rows:)`` by rounding only
-/// (relative to `Σ_j |W[r, j] · x[j]|`, a few `Float.ulpOfOne · √cols`). NaN or ±∞ in `x` or the
-/// weights propagates to the rows that use it.
+/// in 8 or 16 lanes, so results differ from ``matVecReference(_:_:_:rows:)`` by rounding only
+/// (at most `(cols + 4) · Float.ulpOfOne · Σ_j |W[r, j] · x[j]|`, in practice ~√cols times less).
+/// NaN or ±∞ in `x` or the weights propagates to the rows that use it.
+///
+/// For int8 and int4 weights, ``matVecQ8(_:_:_:rows:)`` (activations rounded to int8 once per
+/// call) ran 1.2–1.7× faster in the timing harness; prefer it in decode.
 public func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
     precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
     switch w.type {

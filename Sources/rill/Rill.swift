@@ -12,5 +12,5 @@ struct Rill: ParsableCommand {
               rill run model.rill -p "In the beginning" -n 64
             """,
         version: "0.1.0",
-        subcommands: [Convert.self, Inspect.self, Verify.self, Run.self, Logits.self, Bench.self])
+        subcommands: [Convert.self, Inspect.self, Verify.self, Run.self, Logits.self, Bench.self, PerplexityCommand.self])
 }

@@ -1,0 +1,80 @@
+import RillFormat
+import XCTest
+
+/// SplitMix64 (Steele, Lea & Flood 2014): a seeded generator so that every failure reproduces.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in `[-scale, scale)`.
+    mutating func float(_ scale: Float = 1) -> Float {
+        Float(next() >> 40) / Float(1 << 24) * 2 * scale - scale
+    }
+
+    mutating func floats(_ n: Int, scale: Float = 1) -> [Float] {
+        (0..<n).map { _ in float(scale) }
+    }
+}
+
+/// The odd sizes every kernel is checked on: a single element, one short of a block, one
+/// over, several blocks plus a remainder, and 8 blocks plus one.
+let oddColumnCounts = [1, 31, 33, 97, 257]
+let oddRowCounts = [1, 3, 17]
+
+/// Asserts `|actual − expected| ≤ tolerance`, naming the index.
+func assertClose(
+    _ actual: Float, _ expected: Double, tolerance: Double, _ what: @autoclosure () -> String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    let diff = abs(Double(actual) - expected)
+    if !(diff <= tolerance) {
+        XCTFail("\(what()): got \(actual), expected \(expected), |diff| \(diff) > \(tolerance)", file: file, line: line)
+    }
+}
+
+/// Asserts two float arrays are equal bit for bit.
+func assertBitwiseEqual(
+    _ a: [Float], _ b: [Float], _ what: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line
+) {
+    XCTAssertEqual(a.count, b.count, what(), file: file, line: line)
+    for i in 0..<min(a.count, b.count) where a[i].bitPattern != b[i].bitPattern {
+        XCTFail("\(what()): element \(i): \(a[i]) vs \(b[i])", file: file, line: line)
+        return
+    }
+}
+
+/// The dequantised weights of `t`, row-major `rows × cols` (the truth for the quantised kernels).
+func dequantized(_ t: TensorView) -> [Float] {
+    var out = [Float](repeating: 0, count: t.rows * t.cols)
+    out.withUnsafeMutableBufferPointer { o in
+        for r in 0..<t.rows {
+            t.dequantizeRow(r, into: UnsafeMutableBufferPointer(rebasing: o[(r * t.cols)..<((r + 1) * t.cols)]))
+        }
+    }
+    return out
+}
+
+/// `Σ_j W[r, j] · x[j]` in Double and `Σ_j |W[r, j] · x[j]|`, from dequantised weights.
+func exactProduct(_ w: [Float], rows: Int, cols: Int, _ x: [Float]) -> (value: [Double], magnitude: [Double]) {
+    var value = [Double](repeating: 0, count: rows), magnitude = [Double](repeating: 0, count: rows)
+    for r in 0..<rows {
+        for j in 0..<cols {
+            let p = Double(w[r * cols + j]) * Double(x[j])
+            value[r] += p
+            magnitude[r] += abs(p)
+        }
+    }
+    return (value, magnitude)
+}
+
+/// Float's machine epsilon as Double.
+let eps = Double(Float.ulpOfOne)
