@@ -71,12 +71,13 @@ public func quantizeRowInt4(
         var bestErr = Float.infinity
         for i in 0..<bs { bestQ[i] = 0 }
         if amax > 0 {
-            for k in -9...9 {
+            // k = 0 first, so that ties keep the plain rule d = m / −8.
+            for k in [0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6, -7, 7, -8, 8, -9, 9] {
                 let levels = 8 + 0.1 * Float(k)
                 let d0 = m / -levels
                 var sumXQ: Float = 0, sumQQ: Float = 0
                 for i in 0..<bs {
-                    let r = d0.isNormal ? (v[i] / d0).rounded(.toNearestOrEven) : 0
+                    let r = d0 != 0 ? (v[i] / d0).rounded(.toNearestOrEven) : 0
                     let qi = Int8(max(-8, min(7, r)))
                     q[i] = qi
                     sumXQ += v[i] * Float(qi)

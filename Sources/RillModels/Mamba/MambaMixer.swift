@@ -74,16 +74,15 @@ final class MambaMixerScratch {
     /// (T, E) Δ, then y.
     let dt: Buffer
     let y: Buffer
-    /// Dequantised weight tile for the chunked GEMMs.
-    let tile: Buffer
+    let ws: Workspace
 
-    init(_ w: MambaMixerWeights, chunk: Int, tileFloats: Int) {
+    init(_ w: MambaMixerWeights, chunk: Int, workspace: Workspace) {
         self.chunk = chunk
         xz = Buffer(chunk * 2 * w.e)
         dbc = Buffer(chunk * (w.r + 2 * w.n))
         dt = Buffer(chunk * w.e)
         y = Buffer(chunk * w.e)
-        tile = Buffer(tileFloats)
+        ws = workspace
     }
 }
 
@@ -99,7 +98,7 @@ func mambaMixer(
     let xz = sc.xz.pointer, dbc = sc.dbc.pointer, dt = sc.dt.pointer, y = sc.y.pointer
 
     // [u, z] = in_proj(x)
-    project(w.inProj, x, xz, t: t, bias: w.inBias, tile: sc.tile, pool: pool)
+    project(w.inProj, x, xz, t: t, bias: w.inBias, ws: sc.ws, pool: pool)
 
     // u' = SiLU(causal depthwise conv(u)), token by token through the window state.
     convSequence(
@@ -108,11 +107,11 @@ func mambaMixer(
 
     // [δ, B, C] = x_proj(u'); Δ = softplus(dt_proj(δ) + bias).
     if t == 1 {
-        matVecParallel(pool: pool, w: w.xProj, x: xz, y: dbc)
-        matVecParallel(pool: pool, w: w.dtProj, x: dbc, y: dt)
+        matVec(w.xProj, xz, dbc, ws: sc.ws, pool: pool)
+        matVec(w.dtProj, dbc, dt, ws: sc.ws, pool: pool)
     } else {
-        gemmRows(w.xProj, a: xz, lda: twoE, c: dbc, ldc: dbcW, t: t, tile: sc.tile, pool: pool)
-        gemmRows(w.dtProj, a: dbc, lda: dbcW, c: dt, ldc: e, t: t, tile: sc.tile, pool: pool)
+        gemmRows(w.xProj, a: xz, lda: twoE, c: dbc, ldc: dbcW, t: t, ws: sc.ws, pool: pool)
+        gemmRows(w.dtProj, a: dbc, lda: dbcW, c: dt, ldc: e, t: t, ws: sc.ws, pool: pool)
     }
     for i in 0..<t {
         let row = dt + i * e
@@ -121,14 +120,9 @@ func mambaMixer(
     }
 
     // Selective scan, token by token; channels split across threads.
-    pool.parallelRows(total: e) { range in
-        for i in 0..<t {
-            let bc = dbc + i * dbcW + r
-            selectiveScanStep(
-                state: s.ssm.pointer, delta: dt + i * e, a: w.a.pointer, b: bc, c: bc + n,
-                d: w.dSkip.pointer, input: xz + i * twoE, output: y + i * e, stateSize: n, channels: range)
-        }
-    }
+    pool.parallelRows(total: e, ScanTask(
+        state: s.ssm.pointer, dt: dt, a: w.a.pointer, dbc: dbc, dSkip: w.dSkip.pointer, u: xz, y: y,
+        t: t, e: e, n: n, r: r, dbcWidth: dbcW, uStride: twoE))
 
     // y ⊙ SiLU(z), then out_proj.
     for i in 0..<t {
@@ -136,5 +130,24 @@ func mambaMixer(
         silu(z, count: e)
         mulInPlace(yi, z, count: e)
     }
-    project(w.outProj, y, out, t: t, bias: w.outBias, tile: sc.tile, pool: pool, lda: e)
+    project(w.outProj, y, out, t: t, bias: w.outBias, ws: sc.ws, pool: pool, lda: e)
+}
+
+/// The scan over a chunk for one range of channels (a value type, so handing it to the pool
+/// allocates nothing).
+struct ScanTask: ParallelRowsTask {
+    let state: UnsafeMutablePointer<Float>
+    let dt: UnsafePointer<Float>, a: UnsafePointer<Float>, dbc: UnsafePointer<Float>, dSkip: UnsafePointer<Float>
+    let u: UnsafePointer<Float>
+    let y: UnsafeMutablePointer<Float>
+    let t: Int, e: Int, n: Int, r: Int, dbcWidth: Int, uStride: Int
+
+    func run(rows range: Range<Int>) {
+        for i in 0..<t {
+            let bc = dbc + i * dbcWidth + r
+            selectiveScanStep(
+                state: state, delta: dt + i * e, a: a, b: bc, c: bc + n, d: dSkip, input: u + i * uStride,
+                output: y + i * e, stateSize: n, channels: range)
+        }
+    }
 }

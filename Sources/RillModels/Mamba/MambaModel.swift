@@ -69,7 +69,7 @@ final class MambaContext: ModelContext {
         self.chunk = max(1, chunk)
         let c = model.c
         states = model.mixers.map { MambaMixerState($0) }
-        scratch = MambaMixerScratch(model.mixers[0], chunk: self.chunk, tileFloats: gemmTileFloats(maxCols: max(c.hiddenSize, c.intermediateSize)))
+        scratch = MambaMixerScratch(model.mixers[0], chunk: self.chunk, workspace: Workspace(maxCols: max(c.hiddenSize, c.intermediateSize)))
         x = Buffer(self.chunk * c.hiddenSize)
         xn = Buffer(self.chunk * c.hiddenSize)
         mix = Buffer(self.chunk * c.hiddenSize)
@@ -142,9 +142,9 @@ final class MambaContext: ModelContext {
     private func lmHead(rows: Range<Int>, pool: ThreadPool) {
         let d = model.c.hiddenSize, v = model.c.vocabSize
         if rows.count == 1 {
-            matVecParallel(pool: pool, w: model.head, x: xn.pointer + rows.lowerBound * d, y: logits.pointer + rows.lowerBound * v)
+            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer + rows.lowerBound * v, ws: scratch.ws, pool: pool)
         } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, tile: scratch.tile, pool: pool)
+            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, ws: scratch.ws, pool: pool)
         }
     }
 }

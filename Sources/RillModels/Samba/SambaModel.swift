@@ -100,7 +100,7 @@ final class SambaContext: ModelContext {
     let scores: Buffer
     /// (T, m) ×2
     let g: Buffer, u: Buffer
-    let tile: Buffer
+    let ws: Workspace
     let logits: Buffer
     private(set) var position = 0
     private let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
@@ -125,8 +125,9 @@ final class SambaContext: ModelContext {
         }
         mambaStates = ms
         rings = rs
-        let tileFloats = gemmTileFloats(maxCols: max(d, c.mambaInnerSize, c.intermediateSize, c.numHeads * c.headDim))
-        mambaScratch = firstMamba.map { MambaMixerScratch($0, chunk: t, tileFloats: tileFloats) }
+        let ws = Workspace(maxCols: max(d, c.mambaInnerSize, c.intermediateSize, c.numHeads * c.headDim))
+        self.ws = ws
+        mambaScratch = firstMamba.map { MambaMixerScratch($0, chunk: t, workspace: ws) }
         x = Buffer(t * d)
         xn = Buffer(t * d)
         out = Buffer(t * d)
@@ -137,7 +138,6 @@ final class SambaContext: ModelContext {
         scores = Buffer(c.windowSize)
         g = Buffer(t * c.intermediateSize)
         u = Buffer(t * c.intermediateSize)
-        tile = Buffer(tileFloats)
         logits = Buffer(t * c.vocabSize)
     }
 
@@ -209,11 +209,11 @@ final class SambaContext: ModelContext {
             }
             addInPlace(x.pointer, out.pointer, count: t * d)
             for i in 0..<t { rmsNorm(x.pointer + i * d, weight: layer.mlpNorm.pointer, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
-            project(layer.gate, xn.pointer, g.pointer, t: t, bias: nil, tile: tile, pool: pool)
-            project(layer.up, xn.pointer, u.pointer, t: t, bias: nil, tile: tile, pool: pool)
+            project(layer.gate, xn.pointer, g.pointer, t: t, bias: nil, ws: ws, pool: pool)
+            project(layer.up, xn.pointer, u.pointer, t: t, bias: nil, ws: ws, pool: pool)
             silu(g.pointer, count: t * c.intermediateSize)
             mulInPlace(u.pointer, g.pointer, count: t * c.intermediateSize)
-            project(layer.down, u.pointer, out.pointer, t: t, bias: nil, tile: tile, pool: pool)
+            project(layer.down, u.pointer, out.pointer, t: t, bias: nil, ws: ws, pool: pool)
             addInPlace(x.pointer, out.pointer, count: t * d)
         }
         for i in 0..<t { rmsNorm(x.pointer + i * d, weight: m.normF.pointer, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
@@ -225,9 +225,9 @@ final class SambaContext: ModelContext {
     /// ring exactly as decode does.
     private func attention(_ a: SambaModel.Attention, ring: KVRing, t: Int, pool: ThreadPool) {
         let c = model.c, dim = c.headDim, qd = c.numHeads * dim, kvd = c.numKVHeads * dim
-        project(a.q, xn.pointer, q.pointer, t: t, bias: a.qBias, tile: tile, pool: pool)
-        project(a.k, xn.pointer, k.pointer, t: t, bias: a.kBias, tile: tile, pool: pool)
-        project(a.v, xn.pointer, v.pointer, t: t, bias: a.vBias, tile: tile, pool: pool)
+        project(a.q, xn.pointer, q.pointer, t: t, bias: a.qBias, ws: ws, pool: pool)
+        project(a.k, xn.pointer, k.pointer, t: t, bias: a.kBias, ws: ws, pool: pool)
+        project(a.v, xn.pointer, v.pointer, t: t, bias: a.vBias, ws: ws, pool: pool)
         model.invFreq.withUnsafeBufferPointer { inv in
             for i in 0..<t {
                 let p = position + i
@@ -242,15 +242,15 @@ final class SambaContext: ModelContext {
                     out: attn.pointer + i * qd, scores: scores.pointer)
             }
         }
-        project(a.o, attn.pointer, out.pointer, t: t, bias: nil, tile: tile, pool: pool)
+        project(a.o, attn.pointer, out.pointer, t: t, bias: nil, ws: ws, pool: pool)
     }
 
     private func lmHead(rows: Range<Int>, pool: ThreadPool) {
         let d = model.c.hiddenSize, v = model.c.vocabSize
         if rows.count == 1 {
-            matVecParallel(pool: pool, w: model.head, x: xn.pointer + rows.lowerBound * d, y: logits.pointer + rows.lowerBound * v)
+            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer + rows.lowerBound * v, ws: ws, pool: pool)
         } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, tile: tile, pool: pool)
+            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, ws: ws, pool: pool)
         }
     }
 }

@@ -19,7 +19,7 @@ final class TransNormerContext: ModelContext {
     let g1: Buffer, g2: Buffer
     /// Per head block scratch: Q' and K' (T, dk), scores (T, T), decays.
     let qh: Buffer, kh: Buffer, scores: Buffer
-    let tile: Buffer
+    let ws: Workspace
     /// (T, V)
     let logits: Buffer
     private(set) var position = 0
@@ -41,7 +41,7 @@ final class TransNormerContext: ModelContext {
         qh = Buffer(t * 2 * hd)
         kh = Buffer(t * 2 * hd)
         scores = Buffer(t * t)
-        tile = Buffer(gemmTileFloats(maxCols: max(c.embedDim, c.hiddenDim, c.gluDim)))
+        ws = Workspace(maxCols: max(c.embedDim, c.hiddenDim, c.gluDim))
         logits = Buffer(t * c.vocabSize)
     }
 
@@ -95,7 +95,7 @@ final class TransNormerContext: ModelContext {
         for (l, layer) in m.layers.enumerated() {
             // Token mixer.
             for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
-            project(layer.qkvu, xn.pointer, qkvu.pointer, t: t, bias: nil, tile: tile, pool: pool)
+            project(layer.qkvu, xn.pointer, qkvu.pointer, t: t, bias: nil, ws: ws, pool: pool)
             linearAttention(layer: l, t: t, pool: pool)
             let h = c.hiddenDim
             for i in 0..<t {
@@ -103,14 +103,14 @@ final class TransNormerContext: ModelContext {
                 simpleRMSNorm(o, eps: c.normEpsilon, o, count: h)
                 mulInPlace(o, qkvu.pointer + i * 4 * h + 3 * h, count: h)  // gate u
             }
-            project(layer.outProj, attn.pointer, out.pointer, t: t, bias: nil, tile: tile, pool: pool)
+            project(layer.outProj, attn.pointer, out.pointer, t: t, bias: nil, ws: ws, pool: pool)
             addInPlace(x.pointer, out.pointer, count: t * d)
             // Channel mixer (GLU without activation).
             for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
-            project(layer.l1, xn.pointer, g1.pointer, t: t, bias: nil, tile: tile, pool: pool)
-            project(layer.l2, xn.pointer, g2.pointer, t: t, bias: nil, tile: tile, pool: pool)
+            project(layer.l1, xn.pointer, g1.pointer, t: t, bias: nil, ws: ws, pool: pool)
+            project(layer.l2, xn.pointer, g2.pointer, t: t, bias: nil, ws: ws, pool: pool)
             mulInPlace(g1.pointer, g2.pointer, count: t * c.gluDim)
-            project(layer.l3, g1.pointer, out.pointer, t: t, bias: nil, tile: tile, pool: pool)
+            project(layer.l3, g1.pointer, out.pointer, t: t, bias: nil, ws: ws, pool: pool)
             addInPlace(x.pointer, out.pointer, count: t * d)
         }
         for i in 0..<t { simpleRMSNorm(x.pointer + i * d, eps: c.normEpsilon, xn.pointer + i * d, count: d) }
@@ -170,9 +170,9 @@ final class TransNormerContext: ModelContext {
     private func lmHead(rows: Range<Int>, pool: ThreadPool) {
         let d = model.c.embedDim, v = model.c.vocabSize
         if rows.count == 1 {
-            matVecParallel(pool: pool, w: model.head, x: xn.pointer + rows.lowerBound * d, y: logits.pointer + rows.lowerBound * v)
+            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer + rows.lowerBound * v, ws: ws, pool: pool)
         } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, tile: tile, pool: pool)
+            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, ws: ws, pool: pool)
         }
     }
 }
