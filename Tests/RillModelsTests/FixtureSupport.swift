@@ -49,7 +49,7 @@ enum ConvertedFixtures {
         defer { lock.unlock() }
         let key = "\(folder)-\(quant)"
         if let p = cache[key] { return p }
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("rill-test-\(getpid())-\(key).rill").path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("rill-test-\(getpid())-\(key.replacingOccurrences(of: "/", with: "_")).rill").path
         _ = try Converter.convert(
             directory: fixturesURL.appendingPathComponent(folder).path, output: out,
             options: ConvertOptions(quant: quant),
