@@ -29,6 +29,12 @@ struct Bench: ParsableCommand {
     @Flag(name: .customLong("no-probe"), help: "Skip the bandwidth probe.")
     var noProbe = false
 
+    @Option(help: "Long run: process this many tokens (chunked prefill) with decode probes at log-spaced positions.")
+    var long: Int?
+
+    @Option(help: "With --long: write an SVG plot of latency and RSS against position (and FILE.csv).")
+    var plot: String?
+
     @OptionGroup var execution: ExecutionOptions
 
     func validate() throws {
@@ -37,6 +43,10 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let long {
+            try LongRun(path: model.path, tokens: long, plot: plot, execution: execution).run()
+            return
+        }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let m = try Model(path: model.path)
         let openMs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
