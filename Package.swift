@@ -60,6 +60,7 @@ let package = Package(
         .testTarget(name: "RillKernelsTests", dependencies: ["RillKernels", "RillFormat"]),
         .testTarget(name: "RillTokenizerTests", dependencies: ["RillTokenizer", "RillFormat"]),
         .testTarget(name: "RillModelsTests", dependencies: ["RillRuntime", "RillConvert", "RillModels", "RillFormat"]),
+        .testTarget(name: "RillFuzzTests", dependencies: ["RillRuntime", "RillConvert", "RillFormat", "RillTokenizer"]),
     ],
     swiftLanguageModes: [.v5]
 )
