@@ -44,6 +44,11 @@ enum ConvertedFixtures {
     nonisolated(unsafe) private static var cache: [String: String] = [:]
     private static let lock = NSLock()
 
+    /// Deletes the converted files when the test process exits.
+    static func removeAll() {
+        for p in cache.values { unlink(p) }
+    }
+
     static func path(_ folder: String, _ quant: QuantType) throws -> String {
         lock.lock()
         defer { lock.unlock() }
@@ -54,6 +59,7 @@ enum ConvertedFixtures {
             directory: fixturesURL.appendingPathComponent(folder).path, output: out,
             options: ConvertOptions(quant: quant),
             tokenizerCheck: { _, _ in TokenizerInfo(format: "hf-tokenizer-json", model: "BPE", vocabSize: 0) })
+        if cache.isEmpty { atexit { ConvertedFixtures.removeAll() } }
         cache[key] = out
         return out
     }
