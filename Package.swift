@@ -13,6 +13,13 @@ let targetCPU = Context.environment["RILL_TARGET_CPU"] ?? "native"
 let releaseKernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked", "-target-cpu", targetCPU], .when(configuration: .release)),
 ]
+// The C kernels (byte dot products) for the same CPU, in every configuration: their
+// instruction set is chosen at compile time.
+#if arch(x86_64)
+let cKernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-march=\(targetCPU)"])]
+#else
+let cKernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-mcpu=\(targetCPU)"])]
+#endif
 
 let package = Package(
     name: "Rill",
@@ -25,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-numerics.git", from: "1.0.0"),
+        // Microbenchmarks (Tests/Benchmarks). Only the malloc interposer trait: the runtime
+        // interposer it enables by default on Swift 6.3 is not needed to count allocations.
+        .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .systemLibrary(
@@ -34,10 +44,11 @@ let package = Package(
             name: "CLZ4", pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]),
         .target(name: "RillFormat"),
+        .target(name: "CRillKernels", cSettings: cKernelFlags),
         .target(
             name: "RillKernels",
             dependencies: [
-                "RillFormat", "COpenBLAS",
+                "RillFormat", "COpenBLAS", "CRillKernels",
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: releaseKernelFlags),
@@ -60,6 +71,11 @@ let package = Package(
         .testTarget(name: "RillKernelsTests", dependencies: ["RillKernels", "RillFormat"]),
         .testTarget(name: "RillTokenizerTests", dependencies: ["RillTokenizer", "RillFormat"]),
         .testTarget(name: "RillModelsTests", dependencies: ["RillRuntime", "RillConvert", "RillModels", "RillFormat"]),
+        .executableTarget(
+            name: "RillKernelBenchmarks",
+            dependencies: ["RillKernels", "RillModels", "RillFormat", .product(name: "Benchmark", package: "package-benchmark")],
+            path: "Tests/Benchmarks/RillKernelBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
         .testTarget(name: "RillFuzzTests", dependencies: ["RillRuntime", "RillConvert", "RillFormat", "RillTokenizer"]),
     ],
     swiftLanguageModes: [.v5]

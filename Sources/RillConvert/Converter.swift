@@ -1,4 +1,5 @@
 import Foundation
+import RillTokenizer
 import RillFormat
 
 /// Options of one conversion.
@@ -79,15 +80,32 @@ public enum Converter {
         }
 
         // Tokenizer: carried verbatim, checked now so that an unsupported one fails here.
-        let tokPath = directory + "/tokenizer.json"
+        // tokenizer.json first (what transformers loads), else a SentencePiece tokenizer.model.
+        var tokPath = directory + "/tokenizer.json"
         var tokenizer: [UInt8]?
         var tokInfo: TokenizerInfo?
-        if let data = FileManager.default.contents(atPath: tokPath) {
+        for name in TokenizerFormat.fileNames {
+            let path = directory + "/" + name
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
             let bytes = [UInt8](data)
-            tokInfo = try tokenizerCheck(bytes, tokPath)
+            tokInfo = try tokenizerCheck(bytes, path)
             tokenizer = bytes
-        } else {
-            warn("\(directory): no tokenizer.json: the model will run from token ids only (rill run --ids)")
+            tokPath = path
+            break
+        }
+        if tokenizer == nil {
+            warn("\(directory): no tokenizer.json or tokenizer.model: the model will run from token ids only (rill run --ids)")
+        }
+        if tokInfo != nil {
+            // transformers' rule: tokenizer_config.json's add_bos_token, else the model
+            // config's, else the tokenizer class's default (true for SentencePiece/LLaMA
+            // tokenizers, false for byte-level BPE).
+            let flag = addBOSToken(directory + "/tokenizer_config.json") ?? addBOSToken(configPath)
+            tokInfo!.addBOS = flag ?? (tokInfo!.format == "sentencepiece-model")
+            if tokInfo!.addBOS && cc.bosTokenID == nil {
+                warn("\(directory): add_bos_token is set but no bos_token_id is known: texts are encoded without BOS")
+                tokInfo!.addBOS = false
+            }
         }
 
         var sources: [Provenance.SourceFile] = []
@@ -139,4 +157,12 @@ func relativeRMSE(_ x: [Float], _ stored: TensorView) -> Double {
         }
     }
     return ref == 0 ? (err == 0 ? 0 : .infinity) : (err / ref).squareRoot()
+}
+
+/// The `add_bos_token` field of a JSON file, or nil when the file or the field is absent or not
+/// a boolean.
+func addBOSToken(_ path: String) -> Bool? {
+    struct Probe: Decodable { let add_bos_token: Bool? }
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    return (try? JSONDecoder().decode(Probe.self, from: data))?.add_bos_token
 }

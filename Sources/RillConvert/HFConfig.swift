@@ -58,8 +58,18 @@ public enum HFConfigDecoder {
             throw .unsupportedArchitecture(path: path, found: source.isEmpty ? "(no model_type or architectures)" : source, supported: supported)
         }
         try config.validate(path: path)
+        try checkSpecialTokenIDs(bos: probe.bos_token_id, eos: probe.eos_token_id, path: path, field: "config")
         return CheckpointConfig(config: config, sourceArchitecture: source, bosTokenID: probe.bos_token_id, eosTokenID: probe.eos_token_id)
     }
+}
+
+/// Checks a size read from `config.json` against `range` before any arithmetic or allocation
+/// uses it, so that a hostile value is an error naming the field, never an overflow trap.
+func bounded(_ value: Int, _ field: String, _ range: ClosedRange<Int>, path: String) throws(RillFileError) -> Int {
+    guard range.contains(value) else {
+        throw .invalidField(path: path, field: field, expected: "\(range.lowerBound)…\(range.upperBound)", found: "\(value)")
+    }
+    return value
 }
 
 /// `time_step_rank` is an integer or the string "auto" (= ceil(hidden / 16)).
@@ -97,7 +107,9 @@ struct HFMambaConfig: Decodable {
     let tie_word_embeddings: Bool?
 
     func modelConfig(path: String) throws(RillFileError) -> ModelConfig {
-        let expand = self.expand ?? 2
+        // Bounded before `expand * hidden_size` and the "auto" rank are computed from them.
+        let hidden_size = try bounded(hidden_size, "hidden_size", 1...ModelLimits.maxWidth, path: path)
+        let expand = try bounded(self.expand ?? 2, "expand", 1...64, path: path)
         return .mamba(MambaConfig(
             hiddenSize: hidden_size, numLayers: num_hidden_layers, vocabSize: vocab_size,
             stateSize: state_size ?? 16, convKernel: conv_kernel ?? 4,
@@ -139,6 +151,8 @@ struct HFTransNormerConfig: Decodable {
             // The reference scales slopes by 1 − i/(L−1), undefined for one layer.
             throw .invalidField(path: path, field: "decoder_layers", expected: "at least 2", found: "\(decoder_layers)")
         }
+        // Bounded before the per-layer LRPE list is allocated from it.
+        let decoder_layers = try bounded(decoder_layers, "decoder_layers", 2...ModelLimits.maxLayers, path: path)
         let glu = glu_dim == -1 ? decoder_embed_dim : glu_dim
         let list = linear_use_lrpe_list ?? []
         let lrpe: [Bool]
@@ -197,6 +211,8 @@ struct HFSambaConfig: Decodable {
     let attnres_block_size: Int?
 
     func modelConfig(path: String) throws(RillFileError) -> ModelConfig {
+        // Bounded before the head, MLP and inner widths are computed from it.
+        let hidden_size = try bounded(hidden_size, "hidden_size", 1...ModelLimits.maxWidth, path: path)
         let act = hidden_act ?? "swish"
         guard act == "swish" || act == "silu" else {
             throw .invalidField(path: path, field: "hidden_act", expected: "swish (SwiGLU MLP)", found: act)
@@ -223,10 +239,10 @@ struct HFSambaConfig: Decodable {
         guard a.num_heads > 0, hidden_size % a.num_heads == 0 else {
             throw .invalidField(path: path, field: "attn.num_heads", expected: "a divisor of hidden_size (\(hidden_size))", found: "\(a.num_heads)")
         }
-        let ratio = hidden_ratio ?? 4
+        let ratio = try bounded(hidden_ratio ?? 4, "hidden_ratio", 1...64, path: path)
         // GatedMLP: a multiple of 256 at or above 2/3 · hidden · ratio.
         let mlp = 256 * ((hidden_size * ratio * 2 / 3 + 255) / 256)
-        let expand = self.expand ?? 2
+        let expand = try bounded(self.expand ?? 2, "expand", 1...64, path: path)
         return .samba(SambaConfig(
             hiddenSize: hidden_size, numLayers: num_hidden_layers, vocabSize: vocab_size,
             stateSize: state_size ?? 16, convKernel: conv_kernel ?? 4, mambaInnerSize: expand * hidden_size,

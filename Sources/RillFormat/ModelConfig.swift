@@ -103,6 +103,13 @@ public enum ModelConfig: Sendable, Equatable {
             guard c.ropeTheta.isFinite, c.ropeTheta > 1 else {
                 throw .invalidField(path: path, field: "config.rope_theta", expected: "a number > 1", found: "\(c.ropeTheta)")
             }
+            // The key and value rings (2 · W · Hkv · D f32 per attention layer) are the one state
+            // no tensor in the file backs: bound them so a small file cannot demand terabytes.
+            // Each factor is bounded above, so the product cannot overflow.
+            let ringBytes = 2 * c.windowSize * c.numKVHeads * c.headDim * 4 * Set(c.attentionLayers).count
+            guard ringBytes <= L.maxWindowStateBytes else {
+                throw .invalidField(path: path, field: "config.window_size", expected: "attention rings of at most \(L.maxWindowStateBytes >> 20) MiB (2 · window · num_kv_heads · head_dim · 4 B · attention layers)", found: "\(c.windowSize), giving \(ringBytes >> 20) MiB")
+            }
         }
     }
 }
@@ -116,6 +123,9 @@ public enum ModelLimits {
     public static let maxStateSize = 1_024
     public static let maxConvKernel = 64
     public static let maxWindow = 1 << 20
+    /// Bytes of SAMBA's sliding-window key/value rings over all attention layers (4 GiB; a
+    /// 2,048-token window over 16 attention layers 3,072 wide takes 0.8 GB).
+    public static let maxWindowStateBytes = 4 << 30
     public static let maxTensors = 1 << 20
     public static let maxRank = 4
     public static let maxNameLength = 1_024

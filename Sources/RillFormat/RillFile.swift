@@ -31,6 +31,7 @@ public final class RillFile: @unchecked Sendable {
             throw .badJSON(path: path, field: "metadata", reason: describeDecodingError(error))
         }
         try metadata.config.validate(path: path)
+        try checkSpecialTokenIDs(bos: metadata.bosTokenID, eos: metadata.eosTokenID, path: path, field: "metadata")
 
         let tableSum = xxh64(base + Int(header.tableOffset), count: Int(header.tableLength))
         guard tableSum == header.tableXXH64 else {
@@ -95,6 +96,16 @@ public final class RillFile: @unchecked Sendable {
         var h = xxh64(mapping.base, count: RillHeader.size)
         h = xxh64(mapping.base + Int(header.tableOffset), count: Int(header.tableLength), seed: h)
         return h
+    }
+}
+
+/// Checks that BOS/EOS ids fit the `Int32` token ids the runtime uses (they are converted with
+/// `Int32(_:)`, which traps on a value out of range); `field` prefixes the field names.
+public func checkSpecialTokenIDs(bos: Int?, eos: Int?, path: String, field: String) throws(RillFileError) {
+    for (name, id) in [("bos_token_id", bos), ("eos_token_id", eos)] {
+        if let id, !(0...Int(Int32.max)).contains(id) {
+            throw .invalidField(path: path, field: "\(field).\(name)", expected: "a token id in 0…\(Int32.max)", found: "\(id)")
+        }
     }
 }
 

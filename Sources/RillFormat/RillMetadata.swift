@@ -24,19 +24,33 @@ public struct RillMetadata: Sendable, Equatable {
 }
 
 public struct TokenizerInfo: Codable, Sendable, Equatable {
-    /// `hf-tokenizer-json`: the section holds a Hugging Face `tokenizer.json` verbatim.
+    /// `hf-tokenizer-json`: the section holds a Hugging Face `tokenizer.json` verbatim;
+    /// `sentencepiece-model`: a SentencePiece `tokenizer.model` (protobuf) verbatim.
     public var format: String
-    /// The tokenizer model type (`BPE`, …) and its vocabulary size.
+    /// The tokenizer model type (`BPE (byte-level)`, `SentencePiece unigram`, …) and its
+    /// vocabulary size.
     public var model: String
     public var vocabSize: Int
+    /// Whether encoding a text starts it with the BOS token (the checkpoint's
+    /// `add_bos_token`). Absent in files of earlier converters: false.
+    public var addBOS: Bool
 
-    public init(format: String, model: String, vocabSize: Int) {
+    public init(format: String, model: String, vocabSize: Int, addBOS: Bool = false) {
         self.format = format
         self.model = model
         self.vocabSize = vocabSize
+        self.addBOS = addBOS
     }
 
-    enum CodingKeys: String, CodingKey { case format, model, vocabSize = "vocab_size" }
+    enum CodingKeys: String, CodingKey { case format, model, vocabSize = "vocab_size", addBOS = "add_bos" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(String.self, forKey: .format)
+        model = try c.decode(String.self, forKey: .model)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        addBOS = try c.decodeIfPresent(Bool.self, forKey: .addBOS) ?? false
+    }
 }
 
 public struct Provenance: Codable, Sendable, Equatable {

@@ -48,7 +48,9 @@ public struct TensorSpec: Sendable, Equatable {
     ) throws(RillFileError) -> [TensorSpec] {
         var r = ByteReader(base: p, count: length)
         var specs: [TensorSpec] = []
-        specs.reserveCapacity(count)
+        // An entry takes at least 39 bytes (a 1-byte name, rank 1): reserve no more entries than
+        // the table can hold, whatever the header's count says.
+        specs.reserveCapacity(min(count, length / 39))
         var names = Set<String>()
         for i in 0..<count {
             let field = "tensor_table[\(i)]"

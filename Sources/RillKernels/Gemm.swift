@@ -103,3 +103,64 @@ public func gemmReference(
         }
     }
 }
+
+// MARK: - Tiled product split across a pool
+
+/// ``sgemmTiledQuantized(x:ldx:tokens:w:y:ldy:tileRows:scratch:scratchCount:)`` with `W`'s rows
+/// split into one contiguous slab per pool thread; each thread dequantises its own tiles into
+/// its own part of `scratch` and calls sgemm for them.
+///
+/// Why not OpenBLAS's threads: its workers and the pool's spun against each other on the
+/// 2-core machine (a quarter of Mamba-130m's prefill went to `sched_yield`), and one tile
+/// was dequantised by one thread while the others waited. Call ``setBLASThreadCount(_:)``
+/// with 1 so each slab's sgemm runs on its own thread only.
+///
+/// - Parameters:
+///   - scratch: `pool.threadCount` consecutive tiles of `scratchPerThread` floats, each at
+///     least ``sgemmScratchCount(cols:tileRows:)``.
+/// Every element of `Y` is written; results equal the unsplit call's bit for bit when sgemm's
+/// summation order does not depend on `n` (OpenBLAS's does not for a fixed `k`).
+public func sgemmTiledQuantizedParallel(
+    pool: ThreadPool, x: UnsafePointer<Float>, ldx: Int? = nil, tokens: Int, w: TensorView,
+    y: UnsafeMutablePointer<Float>, ldy: Int? = nil,
+    tileRows: Int, scratch: UnsafeMutablePointer<Float>, scratchPerThread: Int
+) {
+    let ldx = ldx ?? w.cols, ldy = ldy ?? w.rows
+    precondition(tokens >= 0 && tileRows >= 1 && ldx >= w.cols && ldy >= w.rows)
+    if tokens == 0 || w.rows == 0 { return }
+    precondition(w.type == .f32 || scratchPerThread >= sgemmScratchCount(cols: w.cols, tileRows: min(tileRows, w.rows)),
+                 "\(w.name): scratch of \(scratchPerThread) floats per thread < \(tileRows) × \(w.cols)")
+    // Slabs of whole 16-row units, so that threads rarely share a cache line of Y.
+    let units = (w.rows + 15) / 16
+    let perSlab = (units + pool.threadCount - 1) / pool.threadCount * 16
+    let slabs = (w.rows + perSlab - 1) / perSlab
+    pool.parallelFor(slabs, GemmSlabTask(
+        x: x, ldx: ldx, tokens: tokens, w: w, y: y, ldy: ldy, tileRows: tileRows,
+        scratch: scratch, scratchPerThread: scratchPerThread, perSlab: perSlab))
+}
+
+/// Slab `i` of ``sgemmTiledQuantizedParallel``: rows `i·perSlab ..< (i+1)·perSlab` of `W`,
+/// scratch tile `i`.
+struct GemmSlabTask: ParallelTask {
+    let x: UnsafePointer<Float>, ldx: Int, tokens: Int, w: TensorView
+    let y: UnsafeMutablePointer<Float>, ldy: Int, tileRows: Int
+    let scratch: UnsafeMutablePointer<Float>, scratchPerThread: Int, perSlab: Int
+
+    func run(_ i: Int) {
+        let end = min(w.rows, (i + 1) * perSlab)
+        var r0 = i * perSlab
+        if w.type == .f32 {
+            sgemm(m: tokens, n: end - r0, k: w.cols, a: x, lda: ldx, b: w.f32 + r0 * w.cols, ldb: w.cols,
+                  transposeB: true, c: y + r0, ldc: ldy)
+            return
+        }
+        let tile = scratch + i * scratchPerThread
+        while r0 < end {
+            let r1 = min(end, r0 + tileRows)
+            dequantizeRows(w, rows: r0..<r1, into: tile)
+            sgemm(m: tokens, n: r1 - r0, k: w.cols, a: x, lda: ldx, b: tile, ldb: w.cols, transposeB: true,
+                  c: y + r0, ldc: ldy)
+            r0 = r1
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import CRillKernels
 import RillFormat
 
 // The int8-activation mat-vec (ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0): x is quantised once per
@@ -113,90 +114,36 @@ func roundToInt8(_ v: SIMD8<Float>) -> SIMD8<Int8> {
     return narrowToInt8(bits)
 }
 
-// MARK: - Block dot products
-
-/// `Σ_{i<32} a[i] · b[i]` for two int8 blocks at `a` and `b`, exact, as 8 `Int32` lanes.
-///
-/// Products are formed in `Int16` (|a·b| ≤ 128 · 127 fits) and widened before adding: one
-/// `pmullw`/`smull` per 8 products. Multiplying in `Int32` instead gave `vpmulld` with AVX2,
-/// 20–35 % slower in the timing harness.
-@inline(__always)
-func dotBlockQ8Q8(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD8<Int32> {
-    @inline(__always) func p(_ k: Int) -> SIMD8<Int32> {
-        widenToInt32(widenToInt16(a.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<Int8>.self))
-            &* widenToInt16(b.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<Int8>.self)))
-    }
-    return (p(0) &+ p(1)) &+ (p(2) &+ p(3))
-}
-
-/// As ``dotBlockQ8Q8(_:_:)`` with `a` an int4 block of 16 bytes (`n − 8`, see
-/// ``unpackInt4(_:)`` for the element order).
-@inline(__always)
-func dotBlockQ4Q8(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> SIMD8<Int32> {
-    let n = unpackInt4ToInt16(a)
-    @inline(__always) func x(_ k: Int) -> SIMD8<Int16> {
-        widenToInt16(b.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<Int8>.self))
-    }
-    return (widenToInt32(n.0 &* x(0)) &+ widenToInt32(n.1 &* x(1))) &+ (widenToInt32(n.2 &* x(2)) &+ widenToInt32(n.3 &* x(3)))
-}
-
 // MARK: - Mat-vec
 
 /// `y[r] = Σ_b (d_w[r, b] · d_x[b]) · Σ_{i<32} q_w[r, b, i] · q_x[b, i]` for `r` in `rows`:
 /// the int8-activation product of int8 or int4 weights `W (rows, cols)` with the
 /// ``ActivationsQ8`` made from `x (cols,)` by ``ActivationsQ8/quantize(_:cols:)``.
 ///
-/// The sum per block is exact; blocks add up in `Float`, 8 lanes. The error against the exact
-/// `W·x` adds the rounding of `x` (≤ `d_x / 2` per element) to that of the weights.
+/// The sum per block is exact; blocks add up in `Float`. The error against the exact `W·x`
+/// adds the rounding of `x` (≤ `d_x / 2` per element) to that of the weights. The loop is C
+/// (`CRillKernels`): the byte multiply-adds it needs (vpmaddubsw, vpdpbusd, sdot) are not
+/// reachable from Swift's SIMD types, whose widening products ran 2–4× slower here (see the
+/// table above; README's performance section for the decode figures).
 /// Precondition: `x.cols == w.cols`, `w` is int8 or int4, `rows ⊆ 0..<w.rows`.
 public func matVecQ8(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
     precondition(w.type.isBlockQuantised && x.cols == w.cols, "\(w.name): \(w.type) × \(x.cols) activations")
     precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
+    if rows.isEmpty { return }
+    let nb = w.layout.blocksPerRow
+    // The view checked at open that quants and scales of all rows lie inside the mapping.
     if w.type == .int8 {
-        matVecQ8Rows(w, x, y, rows: rows, dot: dotBlockQ8Q8)
+        rill_matvec_q8_q8(w.quants.assumingMemoryBound(to: Int8.self), w.scales, x.quants, x.scales,
+                          nb, rows.lowerBound, rows.upperBound, y)
     } else {
-        matVecQ8Rows(w, x, y, rows: rows, dot: dotBlockQ4Q8)
+        rill_matvec_q4_q8(w.quants.assumingMemoryBound(to: UInt8.self), w.scales, x.quants, x.scales,
+                          nb, rows.lowerBound, rows.upperBound, y)
     }
 }
 
-/// The row loop of ``matVecQ8(_:_:_:rows:)``, specialised per weight type by inlining `dot`.
-/// Four rows per pass share the activation loads; one 8-lane accumulator per row.
-@inline(__always)
-func matVecQ8Rows(
-    _ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>,
-    dot: (UnsafeRawPointer, UnsafeRawPointer) -> SIMD8<Int32>
-) {
-    let bs = QuantType.blockSize
-    let nb = w.layout.blocksPerRow
-    let bpb = w.type.bytesPerBlock
-    let rowBytes = nb * bpb
-    let xq = UnsafeRawPointer(x.quants), xs = x.scales
-    var r = rows.lowerBound
-    while r + 4 <= rows.upperBound {
-        let q0 = w.quants + r * rowBytes, q1 = q0 + rowBytes, q2 = q1 + rowBytes, q3 = q2 + rowBytes
-        let s0 = w.scales + r * nb, s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        for b in 0..<nb {
-            let xb = xq + b * bs, d = xs[b]
-            a0 += convertToFloat(dot(q0 + b * bpb, xb)) * (s0[b] * d)
-            a1 += convertToFloat(dot(q1 + b * bpb, xb)) * (s1[b] * d)
-            a2 += convertToFloat(dot(q2 + b * bpb, xb)) * (s2[b] * d)
-            a3 += convertToFloat(dot(q3 + b * bpb, xb)) * (s3[b] * d)
-        }
-        y[r] = a0.sum(); y[r + 1] = a1.sum(); y[r + 2] = a2.sum(); y[r + 3] = a3.sum()
-        r += 4
-    }
-    while r < rows.upperBound {
-        let q0 = w.quants + r * rowBytes
-        let s0 = w.scales + r * nb
-        var a0 = SIMD8<Float>()
-        for b in 0..<nb {
-            a0 += convertToFloat(dot(q0 + b * bpb, xq + b * bs)) * (s0[b] * xs[b])
-        }
-        y[r] = a0.sum()
-        r += 1
-    }
-}
+/// The instruction set the C kernels were built for (`avx512vnni`, `avxvnni`, `avx2`,
+/// `neon-dotprod`, `neon` or `scalar`), for `rill bench` and bug reports.
+public var integerKernelISA: String { String(cString: rill_kernels_isa()) }
 
 /// Scalar twin of ``matVecQ8(_:_:_:rows:)``: per block an `Int32` sum of products, times
 /// `d_w · d_x`, blocks summed left to right in `Float`.

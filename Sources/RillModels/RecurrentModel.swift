@@ -9,8 +9,8 @@ public protocol RecurrentModel: AnyObject, Sendable {
     var config: ModelConfig { get }
     var vocabSize: Int { get }
     /// A fresh context (zero state at position 0) whose prefill processes up to `chunk` tokens
-    /// per pass.
-    func makeContext(chunk: Int) -> ModelContext
+    /// per pass, with scratch for a pool of `threads` threads.
+    func makeContext(chunk: Int, threads: Int) -> ModelContext
     /// Bytes of weights one decoded token reads (every matrix once, embedding row excluded).
     var weightBytesPerToken: Int { get }
 }
@@ -85,4 +85,33 @@ public final class Buffer {
     public func zero() { pointer.update(repeating: 0, count: count) }
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public subscript(i: Int) -> UnsafeMutablePointer<Float> { pointer + i }
+}
+
+/// The chunk loop of every model's prefill: `forward` consumes up to `chunk` tokens at a time;
+/// `head(rows)` writes the logits of those rows of the chunk to `logits` (row 0 first), at most
+/// ``logitRows`` rows at a time, so the logits buffer does not grow with the chunk. `emit` gets
+/// every position when `allLogits`, else only the last.
+func chunkedPrefill(
+    _ tokens: UnsafeBufferPointer<Int32>, chunk: Int, allLogits: Bool, logits: UnsafePointer<Float>, vocabSize v: Int,
+    forward: (UnsafeBufferPointer<Int32>) -> Void, head: (Range<Int>) -> Void,
+    emit: (Int, UnsafePointer<Float>) -> Void
+) {
+    var start = 0
+    while start < tokens.count {
+        let t = min(chunk, tokens.count - start)
+        forward(UnsafeBufferPointer(rebasing: tokens[start..<(start + t)]))
+        if allLogits {
+            var r = 0
+            while r < t {
+                let n = min(logitRows, t - r)
+                head(r..<(r + n))
+                for i in 0..<n { emit(start + r + i, logits + i * v) }
+                r += n
+            }
+        } else if start + t == tokens.count {
+            head((t - 1)..<t)
+            emit(start + t - 1, logits)
+        }
+        start += t
+    }
 }

@@ -9,7 +9,7 @@ public final class Model: @unchecked Sendable {
     public let file: RillFile
     public let network: RecurrentModel
     /// Nil when the file carries no tokenizer (run from token ids).
-    public let tokenizer: ByteLevelBPETokenizer?
+    public let tokenizer: (any Tokenizer)?
 
     /// Opens `path`: validates the header and tables, binds the tensors the architecture needs
     /// (checking names, shapes and types), parses the tokenizer. Tensor bytes are not read.
@@ -22,7 +22,9 @@ public final class Model: @unchecked Sendable {
         }
         if let bytes = try file.tokenizerBytes() {
             do {
-                tokenizer = try ByteLevelBPETokenizer(tokenizerJSON: bytes)
+                // Files written before tokenizer.model support record no format: tokenizer.json.
+                let format = file.metadata.tokenizer?.format ?? TokenizerFormat.hfTokenizerJSON.rawValue
+                tokenizer = try loadTokenizer(format: format, bytes: bytes)
             } catch {
                 throw RillFileError.invalidField(path: path, field: "tokenizer", expected: "a supported tokenizer", found: "\(error)")
             }
@@ -34,10 +36,16 @@ public final class Model: @unchecked Sendable {
     public var config: ModelConfig { file.metadata.config }
     public var vocabSize: Int { network.vocabSize }
 
-    /// Text to token ids; throws when the file has no tokenizer.
-    public func encode(_ text: String) throws -> [Int32] {
+    /// Text to token ids, starting with BOS when the checkpoint adds one (`add_bos_token`)
+    /// and `atStart` (pass false for text appended to a restored context); throws when the
+    /// file has no tokenizer.
+    public func encode(_ text: String, atStart: Bool = true) throws -> [Int32] {
         guard let tokenizer else { throw SessionError.noTokenizer(path: file.path) }
-        return tokenizer.encode(text)
+        let ids = tokenizer.encode(text)
+        if atStart, file.metadata.tokenizer?.addBOS == true, let bos = file.metadata.bosTokenID {
+            return [Int32(bos)] + ids
+        }
+        return ids
     }
 }
 

@@ -16,12 +16,13 @@ public final class Session {
     /// - Parameters:
     ///   - threads: worker threads for the kernels (default: the machine's cores).
     ///   - chunk: tokens per prefill pass (memory for the chunk is allocated once).
-    public init(model: Model, threads: Int? = nil, chunk: Int = 64) {
+    public init(model: Model, threads: Int? = nil, chunk: Int = 128) {
         self.model = model
         pool = ThreadPool(threadCount: threads ?? ThreadPool.defaultThreadCount)
-        // The prefill GEMMs use OpenBLAS threads: as many as the pool (a process-wide setting).
-        setBLASThreadCount(pool.threadCount)
-        context = model.network.makeContext(chunk: chunk)
+        // The prefill GEMMs split their rows over the pool, each slab one single-threaded
+        // sgemm: OpenBLAS's own threads would compete with the pool's for the cores.
+        setBLASThreadCount(1)
+        context = model.network.makeContext(chunk: chunk, threads: pool.threadCount)
         logits = .allocate(capacity: model.vocabSize)
         logits.initialize(repeating: 0, count: model.vocabSize)
     }

@@ -88,14 +88,25 @@ public enum StateFile {
     /// Restores `path` into the session (and the sampler, when given). Everything is checked
     /// before anything is copied: on any error the session and sampler are unchanged.
     public static func load(into session: Session, sampler: Sampler?, from path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw StateFileError.io(path: path, operation: "read", errno: errno == 0 ? ENOENT : errno)
-        }
         let buffers = session.savedBuffers
         // The raw size for this model is known up to the recent-token count, bounded by the
         // sampler's window: decompress into a buffer of at most that size, never more.
         let fixed = 8 + 2 + 2 + 4 + 8 + 8 + 8 + 4 + 4 + buffers.count * 8 + buffers.reduce(0) { $0 + $1.count * 4 } + 8
         let maxRaw = fixed + 4 * 4096
+        // Nor read a file longer than any frame of that many bytes: stored uncompressed in the
+        // smallest (64 KB) blocks with block and content checksums, plus slack for the header.
+        var prefs = LZ4F_preferences_t()
+        prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
+        prefs.frameInfo.blockChecksumFlag = LZ4F_blockChecksumEnabled
+        let maxFile = LZ4F_compressFrameBound(maxRaw, &prefs) + 1024
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw StateFileError.io(path: path, operation: "stat", errno: errno) }
+        guard Int(st.st_size) <= maxFile else {
+            throw StateFileError.corrupted(path: path, field: "file size", reason: "\(st.st_size) bytes, more than the \(maxFile) a state of this model can take")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StateFileError.io(path: path, operation: "read", errno: errno == 0 ? ENOENT : errno)
+        }
         let raw = try decompress([UInt8](data), maxBytes: maxRaw, path: path)
 
         var r = 0

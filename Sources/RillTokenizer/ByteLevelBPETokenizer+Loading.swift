@@ -20,6 +20,11 @@ extension ByteLevelBPETokenizer {
             throw .tooLarge(field: "(file size)", count: tokenizerJSON.count, limit: Self.maxJSONBytes)
         }
         let json = try TokenizerJSON.decode(tokenizerJSON, vocabLimit: Self.maxVocabEntries, mergesLimit: Self.maxMerges)
+        try self.init(json: json, bosToken: bosToken, eosToken: eosToken)
+    }
+
+    /// Loads from a decoded `tokenizer.json` (see `init(tokenizerJSON:bosToken:eosToken:)`).
+    init(json: TokenizerJSON, bosToken: String?, eosToken: String?) throws(TokenizerError) {
         let pipeline = try Pipeline(json)
         let model = json.model
 
@@ -175,7 +180,7 @@ extension ByteLevelBPETokenizer {
     }
 
     /// Checks an id's range and a token's length; `field` is built only for the error.
-    private static func checkToken(_ token: String, id: Int, field: @autoclosure () -> String) throws(TokenizerError) {
+    static func checkToken(_ token: String, id: Int, field: @autoclosure () -> String) throws(TokenizerError) {
         guard id >= 0 && id < maxVocabEntries else {
             throw .idOutOfRange(field: field(), id: id, limit: maxVocabEntries)
         }
@@ -184,7 +189,7 @@ extension ByteLevelBPETokenizer {
         }
     }
 
-    private static func addedTokens(_ entries: [AddedTokenJSON]) throws(TokenizerError) -> [AddedToken] {
+    static func addedTokens(_ entries: [AddedTokenJSON]) throws(TokenizerError) -> [AddedToken] {
         guard entries.count <= maxAddedTokens else {
             throw .tooLarge(field: "added_tokens", count: entries.count, limit: maxAddedTokens)
         }
@@ -210,7 +215,7 @@ extension ByteLevelBPETokenizer {
         return tokens
     }
 
-    private static func merges(_ entries: [[String]], vocab: [String: Int32]) throws(TokenizerError) -> BPEMerges {
+    static func merges(_ entries: [[String]], vocab: [String: Int32]) throws(TokenizerError) -> BPEMerges {
         guard entries.count <= maxMerges else {
             throw .tooLarge(field: "model.merges", count: entries.count, limit: maxMerges)
         }

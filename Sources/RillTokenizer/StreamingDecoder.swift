@@ -13,6 +13,8 @@ public struct StreamingDecoder: Sendable {
     private let skippingSpecialTokens: Bool
     /// Bytes not yet returned: at most an unfinished character between calls.
     private var pending: [UInt8] = []
+    /// Position in the text, for decoders that treat its start specially.
+    private var state = DecodeState()
 
     /// A decoder over `tokenizer`; special tokens print as their content unless `skippingSpecialTokens`.
     public init(tokenizer: any Tokenizer, skippingSpecialTokens: Bool = false) {
@@ -27,7 +29,7 @@ public struct StreamingDecoder: Sendable {
     /// The complete characters that `id` finishes (possibly empty).
     public mutating func append(_ id: Int32) -> String {
         if skippingSpecialTokens && tokenizer.isSpecialToken(id) { return "" }
-        tokenizer.appendDecodedBytes(of: id, to: &pending)
+        tokenizer.appendDecodedBytes(of: id, to: &pending, state: &state)
         let ready = UTF8Tail.completePrefixLength(pending)
         if ready == 0 { return "" }
         let text = String(decoding: pending[..<ready], as: UTF8.self)
@@ -35,9 +37,13 @@ public struct StreamingDecoder: Sendable {
         return text
     }
 
-    /// Whatever is held back, with an unfinished character as U+FFFD; the decoder is then empty.
+    /// Whatever is held back, with an unfinished character as U+FFFD; the decoder is then empty
+    /// and the next token starts a new text.
     public mutating func flush() -> String {
-        defer { pending.removeAll(keepingCapacity: true) }
+        defer {
+            pending.removeAll(keepingCapacity: true)
+            state = DecodeState()
+        }
         return String(decoding: pending, as: UTF8.self)
     }
 }

@@ -31,6 +31,26 @@ struct TokenBytesTable: Sendable {
         self.offsets = offsets
     }
 
+    /// `tokens[i]`'s bytes as given; `nil` (unassigned) decodes to nothing.
+    init(tokenBytes tokens: [[UInt8]?]) {
+        var bytes: [UInt8] = []
+        var offsets: [Int] = [0]
+        offsets.reserveCapacity(tokens.count + 1)
+        for token in tokens {
+            if let token { bytes += token }
+            offsets.append(bytes.count)
+        }
+        self.bytes = bytes
+        self.offsets = offsets
+    }
+
+    /// The bytes of `id` (empty for ids out of range).
+    @inline(__always) subscript(id: Int32) -> ArraySlice<UInt8> {
+        let i = Int(id)
+        guard i >= 0 && i + 1 < offsets.count else { return [] }
+        return bytes[offsets[i]..<offsets[i + 1]]
+    }
+
     @inline(__always) func append(_ id: Int32, to out: inout [UInt8]) {
         let i = Int(id)
         guard i >= 0 && i + 1 < offsets.count else { return }

@@ -1,4 +1,4 @@
-/// Why a `tokenizer.json` could not be loaded.
+/// Why a `tokenizer.json` or SentencePiece `tokenizer.model` could not be loaded.
 ///
 /// Every case names the JSON field (a dotted path such as `model.merges[12]`), so a one-line
 /// message tells the user what is wrong where. Bad input never traps.
@@ -18,6 +18,12 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case unknownToken(field: String, token: String)
     /// A field whose value breaks the format's rules (a merge that is not two tokens, …).
     case malformed(field: String, reason: String)
+    /// A SentencePiece `tokenizer.model` that cannot be read or is not supported: bad protobuf
+    /// wire data (a varint past 10 bytes, a length past the end, a group), a count above a
+    /// bound, a missing or duplicate piece, or an option this engine does not implement.
+    case badModelProto(field: String, reason: String)
+    /// A `format` string that `loadTokenizer(format:bytes:)` does not know.
+    case unknownFormat(String)
 
     /// One line: `tokenizer.json: <field>: <what is wrong>`.
     public var description: String {
@@ -37,6 +43,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "tokenizer.json: \(field): token '\(token)' is not in the vocabulary"
         case let .malformed(field, reason):
             return "tokenizer.json: \(field): \(reason)"
+        case let .badModelProto(field, reason):
+            return "tokenizer.model: \(field): \(reason)"
+        case let .unknownFormat(format):
+            return "tokenizer format '\(format)' is not known (known: \(TokenizerFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
         }
     }
 }

@@ -37,10 +37,24 @@ struct ComponentJSON: Decodable {
     var addPrefixSpace: Bool?
     var useRegex: Bool?
     var children: [ComponentJSON]?
+    /// `Prepend`: the text put in front.
+    var prepend: String?
+    /// `Replace`: `{"String": s}` (kept) or `{"Regex": r}` (refused later).
+    var pattern: [String: String]?
+    /// `Replace` / `Strip`: the replacement, or the character stripped.
+    var content: String?
+    /// `Strip`: how many characters to strip at the start / end.
+    var start: Int?
+    var stop: Int?
+    /// `Metaspace`: the space symbol, when to prepend it, whether to split on it.
+    var replacement: String?
+    var prependScheme: String?
+    var split: Bool?
 
     enum CodingKeys: String, CodingKey {
         case type, addPrefixSpace = "add_prefix_space", useRegex = "use_regex"
         case normalizers, pretokenizers, decoders
+        case prepend, pattern, content, start, stop, replacement, prependScheme = "prepend_scheme", split
     }
 
     init(from decoder: any Decoder) throws {
@@ -48,6 +62,14 @@ struct ComponentJSON: Decodable {
         type = try c.decode(String.self, forKey: .type)
         addPrefixSpace = try c.decodeIfPresent(Bool.self, forKey: .addPrefixSpace)
         useRegex = try c.decodeIfPresent(Bool.self, forKey: .useRegex)
+        prepend = try c.decodeIfPresent(String.self, forKey: .prepend)
+        pattern = try c.decodeIfPresent([String: String].self, forKey: .pattern)
+        content = try c.decodeIfPresent(String.self, forKey: .content)
+        start = try c.decodeIfPresent(Int.self, forKey: .start)
+        stop = try c.decodeIfPresent(Int.self, forKey: .stop)
+        replacement = try c.decodeIfPresent(String.self, forKey: .replacement)
+        prependScheme = try c.decodeIfPresent(String.self, forKey: .prependScheme)
+        split = try c.decodeIfPresent(Bool.self, forKey: .split)
         children = try c.decodeIfPresent([ComponentJSON].self, forKey: .normalizers)
             ?? c.decodeIfPresent([ComponentJSON].self, forKey: .pretokenizers)
             ?? c.decodeIfPresent([ComponentJSON].self, forKey: .decoders)

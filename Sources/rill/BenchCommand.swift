@@ -70,15 +70,17 @@ struct Bench: ParsableCommand {
         let sorted = lat.sorted()
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((p / 100) * Double(sorted.count)))] }
         let decodeTokS = Double(gen) / (lat.reduce(0, +) / 1000)
+        // Memory is read before the probe, whose 256 MiB buffer is not the model's.
+        let peakRSS = ResidentMemory.peakBytes() ?? 0
+        let resident = ResidentMemory.current()
         let bw = noProbe ? 0 : BandwidthProbe.measure(pool: session.pool)
         let wbytes = m.network.weightBytesPerToken
         let r = BenchResult(
             model: model.path, architecture: m.config.architecture, threads: session.pool.threadCount,
             promptTokens: prompt, genTokens: gen, openMs: openMs, prefillTokS: Double(prompt) / prefillS,
             ttftMs: prefillS * 1000, decodeMsP50: pct(50), decodeMsP90: pct(90), decodeMsP99: pct(99),
-            decodeTokS: decodeTokS, peakRSSBytes: ResidentMemory.peakBytes() ?? 0,
-            residentFileBytes: ResidentMemory.current()?.fileBytes ?? 0,
-            residentAnonBytes: ResidentMemory.current()?.anonymousBytes ?? 0,
+            decodeTokS: decodeTokS, peakRSSBytes: peakRSS,
+            residentFileBytes: resident?.fileBytes ?? 0, residentAnonBytes: resident?.anonymousBytes ?? 0,
             stateBytes: session.stateBytes, weightBytesPerToken: wbytes,
             bandwidthGBs: bw, bandwidthRatio: bw > 0 ? Double(wbytes) * decodeTokS / 1e9 / bw : 0,
             fileBytes: Int(m.file.header.fileSize))

@@ -46,7 +46,9 @@ struct LongRun {
             let mem = ResidentMemory.current()
             let probe = Probe(position: session.position, p50Ms: lat.sorted()[8], rssBytes: mem?.residentBytes ?? 0, anonBytes: mem?.anonymousBytes ?? 0)
             probes.append(probe)
-            Terminal.status(String(format: "position %d: %.3f ms/token, RSS %@ (%.0f s)", probe.position, probe.p50Ms, formatBytes(probe.rssBytes), Date().timeIntervalSince(start)))
+            let line = String(format: "position %d: %.3f ms/token, RSS %@ (%.0f s)", probe.position, probe.p50Ms, formatBytes(probe.rssBytes), Date().timeIntervalSince(start))
+            // A long run takes hours: on a terminal one redrawn line, in a log one line per probe.
+            if Terminal.stderrIsTTY { Terminal.status(line) } else { Terminal.errLine(line) }
         }
         Terminal.clearStatus()
         var csv = "position,decode_ms_p50,rss_bytes,anon_bytes\n"

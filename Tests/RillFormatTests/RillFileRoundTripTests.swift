@@ -144,7 +144,7 @@ final class RillFileRoundTripTests: XCTestCase {
             "hidden_size", "num_layers", "vocab_size", "state_size", "conv_kernel", "intermediate_size",
             "time_step_rank", "layer_norm_epsilon", "use_conv_bias", "use_bias", "tie_word_embeddings",
         ])
-        XCTAssertEqual(Set((json["tokenizer"] as! [String: Any]).keys), ["format", "model", "vocab_size"])
+        XCTAssertEqual(Set((json["tokenizer"] as! [String: Any]).keys), ["format", "model", "vocab_size", "add_bos"])
         XCTAssertEqual(Set((json["provenance"] as! [String: Any]).keys), ["converter", "source_architecture", "source_files"])
         XCTAssertEqual(Set((json["quantization"] as! [String: Any]).keys), ["requested", "overrides"])
     }

@@ -45,7 +45,7 @@ public final class MambaModel: RecurrentModel, @unchecked Sendable {
         mixers.reduce(0) { $0 + $1.matrixBytes } + head.layout.byteCount
     }
 
-    public func makeContext(chunk: Int) -> ModelContext { MambaContext(model: self, chunk: chunk) }
+    public func makeContext(chunk: Int, threads: Int) -> ModelContext { MambaContext(model: self, chunk: chunk, threads: threads) }
 }
 
 /// One sequence on a ``MambaModel``: per layer conv window + SSM state, and fixed scratch.
@@ -64,16 +64,16 @@ final class MambaContext: ModelContext {
 
     deinit { stepToken.deallocate() }
 
-    init(model: MambaModel, chunk: Int) {
+    init(model: MambaModel, chunk: Int, threads: Int) {
         self.model = model
         self.chunk = max(1, chunk)
         let c = model.c
         states = model.mixers.map { MambaMixerState($0) }
-        scratch = MambaMixerScratch(model.mixers[0], chunk: self.chunk, workspace: Workspace(maxCols: max(c.hiddenSize, c.intermediateSize)))
+        scratch = MambaMixerScratch(model.mixers[0], chunk: self.chunk, workspace: Workspace(maxCols: max(c.hiddenSize, c.intermediateSize), threads: threads))
         x = Buffer(self.chunk * c.hiddenSize)
         xn = Buffer(self.chunk * c.hiddenSize)
         mix = Buffer(self.chunk * c.hiddenSize)
-        logits = Buffer(self.chunk * c.vocabSize)
+        logits = Buffer(min(self.chunk, logitRows) * c.vocabSize)
     }
 
     var stateBytes: Int { states.reduce(0) { $0 + $1.bytes } }
@@ -100,21 +100,9 @@ final class MambaContext: ModelContext {
         _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
         emit: (Int, UnsafePointer<Float>) -> Void
     ) {
-        var start = 0
-        let v = model.c.vocabSize
-        while start < tokens.count {
-            let t = min(chunk, tokens.count - start)
-            forward(tokens: UnsafeBufferPointer(rebasing: tokens[start..<(start + t)]), t: t, pool: pool)
-            let isLast = start + t == tokens.count
-            if allLogits {
-                lmHead(rows: 0..<t, pool: pool)
-                for i in 0..<t { emit(start + i, logits.pointer + i * v) }
-            } else if isLast {
-                lmHead(rows: (t - 1)..<t, pool: pool)
-                emit(start + t - 1, logits.pointer + (t - 1) * v)
-            }
-            start += t
-        }
+        chunkedPrefill(
+            tokens, chunk: chunk, allLogits: allLogits, logits: logits.pointer, vocabSize: model.c.vocabSize,
+            forward: { forward(tokens: $0, t: $0.count, pool: pool) }, head: { lmHead(rows: $0, pool: pool) }, emit: emit)
     }
 
     /// Runs the layers over `t` tokens; leaves the final-normed hidden states in `xn`.
@@ -142,9 +130,9 @@ final class MambaContext: ModelContext {
     private func lmHead(rows: Range<Int>, pool: ThreadPool) {
         let d = model.c.hiddenSize, v = model.c.vocabSize
         if rows.count == 1 {
-            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer + rows.lowerBound * v, ws: scratch.ws, pool: pool)
+            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer, ws: scratch.ws, pool: pool)
         } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, ws: scratch.ws, pool: pool)
+            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer, ldc: v, t: rows.count, ws: scratch.ws, pool: pool)
         }
     }
 }

@@ -84,7 +84,7 @@ public final class SambaModel: RecurrentModel, @unchecked Sendable {
         } + head.layout.byteCount
     }
 
-    public func makeContext(chunk: Int) -> ModelContext { SambaContext(model: self, chunk: chunk) }
+    public func makeContext(chunk: Int, threads: Int) -> ModelContext { SambaContext(model: self, chunk: chunk, threads: threads) }
 }
 
 /// One sequence on a ``SambaModel``: Mamba states and K/V rings (fixed size), scratch.
@@ -105,7 +105,7 @@ final class SambaContext: ModelContext {
     private(set) var position = 0
     private let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
-    init(model: SambaModel, chunk: Int) {
+    init(model: SambaModel, chunk: Int, threads: Int) {
         self.model = model
         self.chunk = max(1, chunk)
         let c = model.c, t = self.chunk, d = c.hiddenSize
@@ -125,7 +125,7 @@ final class SambaContext: ModelContext {
         }
         mambaStates = ms
         rings = rs
-        let ws = Workspace(maxCols: max(d, c.mambaInnerSize, c.intermediateSize, c.numHeads * c.headDim))
+        let ws = Workspace(maxCols: max(d, c.mambaInnerSize, c.intermediateSize, c.numHeads * c.headDim), threads: threads)
         self.ws = ws
         mambaScratch = firstMamba.map { MambaMixerScratch($0, chunk: t, workspace: ws) }
         x = Buffer(t * d)
@@ -138,7 +138,7 @@ final class SambaContext: ModelContext {
         scores = Buffer(c.windowSize)
         g = Buffer(t * c.intermediateSize)
         u = Buffer(t * c.intermediateSize)
-        logits = Buffer(t * c.vocabSize)
+        logits = Buffer(min(t, logitRows) * c.vocabSize)
     }
 
     deinit { stepToken.deallocate() }
@@ -178,20 +178,9 @@ final class SambaContext: ModelContext {
         _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
         emit: (Int, UnsafePointer<Float>) -> Void
     ) {
-        var start = 0
-        let v = model.c.vocabSize
-        while start < tokens.count {
-            let t = min(chunk, tokens.count - start)
-            forward(UnsafeBufferPointer(rebasing: tokens[start..<(start + t)]), pool: pool)
-            if allLogits {
-                lmHead(rows: 0..<t, pool: pool)
-                for i in 0..<t { emit(start + i, logits.pointer + i * v) }
-            } else if start + t == tokens.count {
-                lmHead(rows: (t - 1)..<t, pool: pool)
-                emit(start + t - 1, logits.pointer + (t - 1) * v)
-            }
-            start += t
-        }
+        chunkedPrefill(
+            tokens, chunk: chunk, allLogits: allLogits, logits: logits.pointer, vocabSize: model.c.vocabSize,
+            forward: { forward($0, pool: pool) }, head: { lmHead(rows: $0, pool: pool) }, emit: emit)
     }
 
     private func forward(_ tokens: UnsafeBufferPointer<Int32>, pool: ThreadPool) {
@@ -248,9 +237,9 @@ final class SambaContext: ModelContext {
     private func lmHead(rows: Range<Int>, pool: ThreadPool) {
         let d = model.c.hiddenSize, v = model.c.vocabSize
         if rows.count == 1 {
-            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer + rows.lowerBound * v, ws: ws, pool: pool)
+            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer, ws: ws, pool: pool)
         } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, ws: ws, pool: pool)
+            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer, ldc: v, t: rows.count, ws: ws, pool: pool)
         }
     }
 }

@@ -25,7 +25,7 @@ final class TransNormerContext: ModelContext {
     private(set) var position = 0
     private let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
-    init(model: TransNormerModel, chunk: Int) {
+    init(model: TransNormerModel, chunk: Int, threads: Int) {
         self.model = model
         self.chunk = max(1, chunk)
         let c = model.c, t = self.chunk
@@ -41,8 +41,8 @@ final class TransNormerContext: ModelContext {
         qh = Buffer(t * 2 * hd)
         kh = Buffer(t * 2 * hd)
         scores = Buffer(t * t)
-        ws = Workspace(maxCols: max(c.embedDim, c.hiddenDim, c.gluDim))
-        logits = Buffer(t * c.vocabSize)
+        ws = Workspace(maxCols: max(c.embedDim, c.hiddenDim, c.gluDim), threads: threads)
+        logits = Buffer(min(t, logitRows) * c.vocabSize)
     }
 
     deinit { stepToken.deallocate() }
@@ -69,20 +69,9 @@ final class TransNormerContext: ModelContext {
         _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
         emit: (Int, UnsafePointer<Float>) -> Void
     ) {
-        var start = 0
-        let v = model.c.vocabSize
-        while start < tokens.count {
-            let t = min(chunk, tokens.count - start)
-            forward(UnsafeBufferPointer(rebasing: tokens[start..<(start + t)]), pool: pool)
-            if allLogits {
-                lmHead(rows: 0..<t, pool: pool)
-                for i in 0..<t { emit(start + i, logits.pointer + i * v) }
-            } else if start + t == tokens.count {
-                lmHead(rows: (t - 1)..<t, pool: pool)
-                emit(start + t - 1, logits.pointer + (t - 1) * v)
-            }
-            start += t
-        }
+        chunkedPrefill(
+            tokens, chunk: chunk, allLogits: allLogits, logits: logits.pointer, vocabSize: model.c.vocabSize,
+            forward: { forward($0, pool: pool) }, head: { lmHead(rows: $0, pool: pool) }, emit: emit)
     }
 
     private func forward(_ tokens: UnsafeBufferPointer<Int32>, pool: ThreadPool) {
@@ -170,9 +159,9 @@ final class TransNormerContext: ModelContext {
     private func lmHead(rows: Range<Int>, pool: ThreadPool) {
         let d = model.c.embedDim, v = model.c.vocabSize
         if rows.count == 1 {
-            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer + rows.lowerBound * v, ws: ws, pool: pool)
+            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer, ws: ws, pool: pool)
         } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer + rows.lowerBound * v, ldc: v, t: rows.count, ws: ws, pool: pool)
+            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer, ldc: v, t: rows.count, ws: ws, pool: pool)
         }
     }
 }

@@ -64,5 +64,5 @@ public final class TransNormerModel: RecurrentModel, @unchecked Sendable {
         } + head.layout.byteCount
     }
 
-    public func makeContext(chunk: Int) -> ModelContext { TransNormerContext(model: self, chunk: chunk) }
+    public func makeContext(chunk: Int, threads: Int) -> ModelContext { TransNormerContext(model: self, chunk: chunk, threads: threads) }
 }

@@ -1,0 +1,53 @@
+// Integer dot-product mat-vec kernels that Swift's SIMD types cannot express: they need the
+// byte multiply-add instructions (x86 vpmaddubsw / vpdpbusd, arm64 sdot), which LLVM does not
+// form from widening multiplies. Everything else stays in Swift (RillKernels).
+//
+// Layout (Formats/rill.md §6): a matrix of `rows` rows, each `nb` blocks of 32 elements.
+// int8 weights: 32 signed bytes per block; int4: 16 bytes per block, byte i holding element i
+// in its low nibble and element i + 16 in its high nibble, value (n − 8). Scales are one f32
+// per block, row-major [rows, nb], stored apart from the quants. Activations are int8 blocks
+// of 32 with one f32 scale each (RillKernels' ActivationsQ8).
+#ifndef RILL_KERNELS_H
+#define RILL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// y[r] = Σ_b (ws[r·nb + b] · xs[b]) · Σ_{i<32} wq[r, b, i] · xq[b, i], for r in [r0, r1).
+/// Block sums are exact 32-bit integers; weight bytes and activations must lie in [−127, 127]
+/// (both quantisers guarantee it) so pairwise sums fit 16 bits. Blocks add in float, in an
+/// order that is fixed for a given build (not the scalar reference's).
+void rill_matvec_q8_q8(const int8_t *wq, const float *ws, const int8_t *xq, const float *xs,
+                       size_t nb, size_t r0, size_t r1, float *y);
+
+/// As rill_matvec_q8_q8 with int4 weights (16 bytes per block).
+void rill_matvec_q4_q8(const uint8_t *wq, const float *ws, const int8_t *xq, const float *xs,
+                       size_t nb, size_t r0, size_t r1, float *y);
+
+/// Quantises x[0..<cols] to int16 blocks of 32: d = max|x| / 32767, q = round(x / d) (ties to
+/// even), quants zero past cols up to the block end. A block whose d is below FLT_MIN gets zero
+/// quants; a block holding ±inf or NaN gets a NaN scale (so every product with it is NaN).
+/// q holds ceil(cols / 32) · 32 values, scales ceil(cols / 32).
+void rill_quantize_q16(const float *x, size_t cols, int16_t *q, float *scales);
+
+/// y[r] = Σ_b (ws[r·nb + b] · xs[b]) · Σ_{i<32} wq[r, b, i] · xq[b, i] for int8 weights and
+/// int16 activations (rill_quantize_q16), r in [r0, r1). Block sums are exact in 32 bits
+/// (|Σ| ≤ 32 · 128 · 32767 < 2³¹). The activations' rounding is 2⁻¹⁶ of their block's
+/// largest value: far below the weights' own, unlike int8 activations, which cost the tiny
+/// fixtures' int8 arg-max agreement 0.3–0.6 points.
+void rill_matvec_q8_q16(const int8_t *wq, const float *ws, const int16_t *xq, const float *xs,
+                        size_t nb, size_t r0, size_t r1, float *y);
+
+/// The instruction set the kernels were compiled for ("avx512vnni", "avxvnni", "avx2",
+/// "neon-dotprod", "neon", "scalar").
+const char *rill_kernels_isa(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
