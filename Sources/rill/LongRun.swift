@@ -49,17 +49,31 @@ struct LongRun {
             let line = String(format: "position %d: %.3f ms/token, RSS %@ (%.0f s)", probe.position, probe.p50Ms, formatBytes(probe.rssBytes), Date().timeIntervalSince(start))
             // A long run takes hours: on a terminal one redrawn line, in a log one line per probe.
             if Terminal.stderrIsTTY { Terminal.status(line) } else { Terminal.errLine(line) }
+            // Rewritten at every probe (48 times in all), so that a run stopped early still
+            // leaves its curves up to where it got.
+            if let plot { try write(probes, plot: plot, title: title(session), final: false) }
         }
         Terminal.clearStatus()
+        Terminal.out(csv(probes))
+        if let plot { try write(probes, plot: plot, title: title(session), final: true) }
+    }
+
+    func title(_ session: Session) -> String {
+        "\((path as NSString).lastPathComponent): \(tokens) tokens, \(session.pool.threadCount) threads"
+    }
+
+    func csv(_ probes: [Probe]) -> String {
         var csv = "position,decode_ms_p50,rss_bytes,anon_bytes\n"
         for p in probes { csv += "\(p.position),\(String(format: "%.4f", p.p50Ms)),\(p.rssBytes),\(p.anonBytes)\n" }
-        Terminal.out(csv)
-        if let plot {
-            let csvPath = (plot as NSString).deletingPathExtension + ".csv"
-            try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
-            try svg(probes, title: "\((path as NSString).lastPathComponent): \(tokens) tokens, \(session.pool.threadCount) threads").write(toFile: plot, atomically: true, encoding: .utf8)
-            Terminal.errLine("wrote \(plot) and \(csvPath)")
-        }
+        return csv
+    }
+
+    /// Writes the CSV beside `plot` and the SVG.
+    func write(_ probes: [Probe], plot: String, title: String, final: Bool) throws {
+        let csvPath = (plot as NSString).deletingPathExtension + ".csv"
+        try csv(probes).write(toFile: csvPath, atomically: true, encoding: .utf8)
+        try svg(probes, title: title).write(toFile: plot, atomically: true, encoding: .utf8)
+        if final { Terminal.errLine("wrote \(plot) and \(csvPath)") }
     }
 
     /// Two panels sharing a log x-axis: decode latency (ms) and resident memory (MiB).

@@ -1,2 +1,0 @@
-import XCTest
-final class FuzzPlaceholderTests: XCTestCase { func testNothing() {} }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the C integer kernels (Sources/CRillKernels) for every instruction-set path they have
+# and checks each against a plain double-precision reference on odd shapes:
+#   x86-64 scalar (no AVX2), AVX2, the host's (AVX-512 VNNI here), and, when a cross compiler
+#   and qemu are installed (apt-get install gcc-aarch64-linux-gnu qemu-user), arm64 NEON with
+#   and without the dot-product extension — the paths our boards run.
+# The Swift test suite only exercises the host's path; this covers the others.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+src="$here/../../Sources/CRillKernels"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+status=0
+check() {  # name compiler flags... -- runner...
+    local name=$1; shift
+    local cc=$1; shift
+    local flags=()
+    while [ "$1" != "--" ]; do flags+=("$1"); shift; done
+    shift
+    "$cc" -O2 "${flags[@]}" -I"$src/include" "$here/harness.c" "$src/matvec_q8.c" -lm -o "$out/$name"
+    if "$@" "$out/$name"; then :; else echo "FAIL: $name"; status=1; fi
+}
+check x86-64-scalar gcc -march=x86-64 --
+check x86-64-avx2 gcc -march=haswell --
+check host gcc -march=native --
+if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
+    check arm64-neon aarch64-linux-gnu-gcc -march=armv8-a -static -- qemu-aarch64
+    check arm64-dotprod aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod -static -- qemu-aarch64
+else
+    echo "skipped arm64: install gcc-aarch64-linux-gnu and qemu-user"
+fi
+exit $status
