@@ -39,7 +39,7 @@ struct Inspect: ParsableCommand {
         s += "converter:     \(m.provenance.converter)\n"
         for (k, v) in configLines(m.config) { s += "  \(k.padding(toLength: 22, withPad: " ", startingAt: 0)) \(v)\n" }
         if let t = m.tokenizer {
-            s += "tokenizer:     \(t.model), \(t.vocabSize) tokens (\(t.format), \(formatBytes(Int(f.header.tokenizerLength))))\n"
+            s += "tokenizer:     \(t.model), \(t.vocabSize) tokens (\(t.format), \(formatBytes(Int(f.header.tokenizerLength))))\(t.addBOS ? ", adds BOS" : "")\n"
         } else {
             s += "tokenizer:     none (run with --ids)\n"
         }

@@ -8,11 +8,11 @@ struct Tokenize: ParsableCommand {
         abstract: "Encode text to token ids, or decode ids to text, with a .rill file's tokenizer.",
         discussion: """
             For checking a conversion against the Hugging Face tokenizer:
-              rill tokenize model.rill --text "Hello, world"            → 1,15043,29892,3186
-              rill tokenize model.rill --text "Hello" --pieces          → one id and piece per line
+              rill tokenize model.rill --text "Hello, world"     (prints 1,15043,29892,3186)
+              rill tokenize model.rill --text "Hello" --pieces   (one id and piece per line)
               rill tokenize model.rill --decode 15043,29892
-            The BOS token is added when the checkpoint says so (add_bos_token); --no-bos leaves \
-            it out. Python equivalent: tokenizer(text, add_special_tokens=True).input_ids.
+            The BOS token is added when the checkpoint says so (add_bos_token); --no-bos \
+            leaves it out. In Python: tokenizer(text).input_ids.
             """)
 
     @OptionGroup var model: ModelPath
