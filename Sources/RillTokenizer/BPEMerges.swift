@@ -42,10 +42,10 @@ struct BPEMerges: Sendable {
         scratch.heap.removeAll(keepingCapacity: true)
         for i in 0..<(n - 1) {
             if let r = rule(scratch.symbols[i], scratch.symbols[i + 1]) {
-                scratch.push(.init(rank: r.rank, position: Int32(i), result: r.result))
+                scratch.heap.push(.init(rank: r.rank, position: Int32(i), result: r.result))
             }
         }
-        while let top = scratch.pop() {
+        while let top = scratch.heap.pop() {
             let p = Int(top.position)
             let left = scratch.symbols[p]
             let q = Int(scratch.next[p])
@@ -59,10 +59,10 @@ struct BPEMerges: Sendable {
             if after >= 0 { scratch.prev[Int(after)] = Int32(p) }
             let before = scratch.prev[p]
             if before >= 0, let r = rule(scratch.symbols[Int(before)], scratch.symbols[p]) {
-                scratch.push(.init(rank: r.rank, position: before, result: r.result))
+                scratch.heap.push(.init(rank: r.rank, position: before, result: r.result))
             }
             if after >= 0, let r = rule(scratch.symbols[p], scratch.symbols[Int(after)]) {
-                scratch.push(.init(rank: r.rank, position: Int32(p), result: r.result))
+                scratch.heap.push(.init(rank: r.rank, position: Int32(p), result: r.result))
             }
         }
         var i: Int32 = 0
@@ -75,7 +75,7 @@ struct BPEMerges: Sendable {
 
 /// Buffers for `BPEMerges.apply`, allocated once per `encode` call and reused for every word.
 struct BPEScratch {
-    struct Candidate {
+    struct Candidate: HeapOrdered {
         var rank: Int32
         var position: Int32
         var result: Int32
@@ -90,8 +90,8 @@ struct BPEScratch {
     /// Linked list over live symbols; -1 ends it.
     var prev: [Int32] = []
     var next: [Int32] = []
-    /// Binary min-heap of merge candidates.
-    var heap: [Candidate] = []
+    /// Merge candidates, lowest rank (then leftmost) first.
+    var heap = PriorityHeap<Candidate>()
 
     mutating func prepareLinks() {
         let n = symbols.count
@@ -101,35 +101,5 @@ struct BPEScratch {
             prev.append(Int32(i) - 1)
             next.append(i + 1 < n ? Int32(i + 1) : -1)
         }
-    }
-
-    mutating func push(_ c: Candidate) {
-        heap.append(c)
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[i].before(heap[parent]) else { break }
-            heap.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> Candidate? {
-        guard let last = heap.popLast() else { return nil }
-        guard !heap.isEmpty else { return last }
-        let top = heap[0]
-        heap[0] = last
-        var i = 0
-        let n = heap.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && heap[l].before(heap[m]) { m = l }
-            if r < n && heap[r].before(heap[m]) { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
-        return top
     }
 }

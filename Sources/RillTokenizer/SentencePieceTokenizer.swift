@@ -417,44 +417,14 @@ struct PieceTrie: Sendable {
 }
 
 /// The BPE agenda: highest score first, then the leftmost pair (`SymbolPairComparator`).
-struct SymbolPairHeap {
-    struct Pair {
-        var score: Float
-        var left: Int
-        var right: Int
-        var size: Int
+typealias SymbolPairHeap = PriorityHeap<SymbolPair>
 
-        func before(_ o: Pair) -> Bool { score != o.score ? score > o.score : left < o.left }
-    }
+/// A candidate merge of the symbols `left` and `right` into a piece of `size` bytes.
+struct SymbolPair: HeapOrdered {
+    var score: Float
+    var left: Int
+    var right: Int
+    var size: Int
 
-    private var heap: [Pair] = []
-
-    mutating func push(_ p: Pair) {
-        heap.append(p)
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard heap[i].before(heap[parent]) else { break }
-            heap.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> Pair? {
-        guard let last = heap.popLast() else { return nil }
-        guard !heap.isEmpty else { return last }
-        let top = heap[0]
-        heap[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < heap.count && heap[l].before(heap[m]) { m = l }
-            if r < heap.count && heap[r].before(heap[m]) { m = r }
-            if m == i { break }
-            heap.swapAt(i, m)
-            i = m
-        }
-        return top
-    }
+    func before(_ o: SymbolPair) -> Bool { score != o.score ? score > o.score : left < o.left }
 }
