@@ -23,12 +23,7 @@ public final class ActivationsQ16: @unchecked Sendable {
     public init(maxCols: Int) {
         precondition(maxCols > 0)
         self.maxCols = maxCols
-        let nb = (maxCols + QuantType.blockSize - 1) / QuantType.blockSize
-        quants = UnsafeMutableRawPointer.allocate(byteCount: nb * QuantType.blockSize * 2, alignment: 64)
-            .bindMemory(to: Int16.self, capacity: nb * QuantType.blockSize)
-        quants.initialize(repeating: 0, count: nb * QuantType.blockSize)
-        scales = .allocate(capacity: nb)
-        scales.initialize(repeating: 0, count: nb)
+        (quants, scales) = allocateActivationBlocks(maxCols: maxCols)
     }
 
     deinit {

@@ -47,12 +47,7 @@ public final class ActivationsQ8: @unchecked Sendable {
     public init(maxCols: Int) {
         precondition(maxCols > 0)
         self.maxCols = maxCols
-        let nb = (maxCols + QuantType.blockSize - 1) / QuantType.blockSize
-        quants = UnsafeMutableRawPointer.allocate(byteCount: nb * QuantType.blockSize, alignment: 64)
-            .bindMemory(to: Int8.self, capacity: nb * QuantType.blockSize)
-        quants.initialize(repeating: 0, count: nb * QuantType.blockSize)
-        scales = .allocate(capacity: nb)
-        scales.initialize(repeating: 0, count: nb)
+        (quants, scales) = allocateActivationBlocks(maxCols: maxCols)
     }
 
     deinit {
@@ -90,6 +85,19 @@ public final class ActivationsQ8: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Zeroed storage for quantised activations of up to `maxCols` elements: `ceil(maxCols / 32)
+/// · 32` quants, 64-byte aligned, and one scale per block. Shared by ``ActivationsQ8`` and
+/// ``ActivationsQ16``; the caller deallocates both.
+func allocateActivationBlocks<Q: FixedWidthInteger>(maxCols: Int) -> (UnsafeMutablePointer<Q>, UnsafeMutablePointer<Float>) {
+    let nb = (maxCols + QuantType.blockSize - 1) / QuantType.blockSize
+    let quants = UnsafeMutableRawPointer.allocate(byteCount: nb * QuantType.blockSize * MemoryLayout<Q>.stride, alignment: 64)
+        .bindMemory(to: Q.self, capacity: nb * QuantType.blockSize)
+    quants.initialize(repeating: 0, count: nb * QuantType.blockSize)
+    let scales = UnsafeMutablePointer<Float>.allocate(capacity: nb)
+    scales.initialize(repeating: 0, count: nb)
+    return (quants, scales)
 }
 
 /// `|v[i]|`, by clearing the sign bits.
