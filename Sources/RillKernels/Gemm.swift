@@ -70,20 +70,11 @@ public func sgemmTiledQuantized(
     let ldx = ldx ?? w.cols, ldy = ldy ?? w.rows
     precondition(tokens >= 0 && tileRows >= 1 && ldx >= w.cols && ldy >= w.rows)
     if tokens == 0 { return }
-    if w.type == .f32 {
-        sgemm(m: tokens, n: w.rows, k: w.cols, a: x, lda: ldx, b: w.f32, ldb: w.cols, transposeB: true, c: y, ldc: ldy)
-        return
-    }
-    precondition(scratchCount >= sgemmScratchCount(cols: w.cols, tileRows: min(tileRows, w.rows)),
+    precondition(w.type == .f32 || scratchCount >= sgemmScratchCount(cols: w.cols, tileRows: min(tileRows, w.rows)),
                  "\(w.name): scratch of \(scratchCount) floats < \(tileRows) × \(w.cols)")
-    var r0 = 0
-    while r0 < w.rows {
-        let r1 = min(w.rows, r0 + tileRows)
-        dequantizeRows(w, rows: r0..<r1, into: scratch)
-        sgemm(m: tokens, n: r1 - r0, k: w.cols, a: x, lda: ldx, b: scratch, ldb: w.cols, transposeB: true,
-              c: y + r0, ldc: ldy)
-        r0 = r1
-    }
+    // One slab holding every row: the parallel form's task, run on this thread.
+    GemmSlabTask(x: x, ldx: ldx, tokens: tokens, w: w, y: y, ldy: ldy, tileRows: tileRows,
+                 scratch: scratch, scratchPerThread: scratchCount, perSlab: max(1, w.rows)).run(0)
 }
 
 /// Scalar twin of ``sgemmTiledQuantized(x:ldx:tokens:w:y:ldy:tileRows:scratch:scratchCount:)``:
