@@ -134,7 +134,7 @@ public enum Converter {
                     name: stored.name, type: stored.type, shape: stored.shape, bytes: stored.layout.byteCount,
                     relativeRMSE: relativeRMSE(values, stored))
             })
-        let fileBytes = specs.last.map { Int($0.offset + $0.length) } ?? 0
+        let fileBytes = specs.map { Int($0.offset + $0.length) }.max() ?? 0
         return ConvertSummary(
             architecture: cc.config.architecture, tensors: reports.compactMap { $0 }, fileBytes: fileBytes,
             sourceBytes: sourceBytes, hasTokenizer: tokenizer != nil, warnings: warnings)

@@ -43,6 +43,25 @@ public final class RillFile: @unchecked Sendable {
         var index: [String: Int] = [:]
         for (i, t) in tensors.enumerated() { index[t.name] = i }
         self.index = index
+        readAheadSmallTensors()
+    }
+
+    /// The models check every small f32 tensor at open; writers put them first in the data
+    /// region (§3), so one read-ahead of that span replaces a cold page fault per tensor.
+    private func readAheadSmallTensors() {
+        var end = header.dataOffset
+        for t in tensors.sorted(by: { $0.offset < $1.offset }) {
+            guard t.isSmallF32, t.offset <= alignUpU64(end) else { break }
+            end = t.offset + t.length
+        }
+        if end > header.dataOffset {
+            mapping.willNeed(offset: Int(header.dataOffset), length: Int(end - header.dataOffset))
+        }
+    }
+
+    private func alignUpU64(_ x: UInt64) -> UInt64 {
+        let a = UInt64(RillHeader.alignment)
+        return (x + a - 1) / a * a
     }
 
     public func spec(_ name: String) -> TensorSpec? { index[name].map { tensors[$0] } }

@@ -77,12 +77,16 @@ public enum RillWriter {
         h.tableLength = UInt64(tableLength)
         h.tensorCount = UInt32(specs.count)
         h.dataOffset = UInt64(alignUp(Int(h.tableOffset + h.tableLength), to: RillHeader.alignment))
+        // Small f32 tensors first (norms, biases, decays, Mamba's A, D and conv): a reader
+        // touches them all at open, and adjacent they are one read ahead instead of a page
+        // fault per tensor scattered over the file (Formats/rill.md §3).
         var cursor = Int(h.dataOffset)
-        for i in specs.indices {
+        let small = specs.indices.filter { specs[$0].isSmallF32 }
+        for i in small + specs.indices.filter({ !specs[$0].isSmallF32 }) {
             specs[i].offset = UInt64(cursor)
             cursor = alignUp(cursor + layouts[i].byteCount, to: RillHeader.alignment)
         }
-        let end = specs.last.map { Int($0.offset + $0.length) } ?? Int(h.dataOffset)
+        let end = specs.map { Int($0.offset + $0.length) }.max() ?? Int(h.dataOffset)
         h.dataLength = UInt64(end) - h.dataOffset
         h.fileSize = UInt64(end)
 

@@ -11,6 +11,13 @@ public struct TensorSpec: Sendable, Equatable {
     /// XXH64 of the tensor's bytes.
     public var xxh64: UInt64
 
+    /// Largest f32 tensor the writer places in the small-tensor span at the front of the
+    /// data region (`Formats/rill.md` §3).
+    public static let smallF32Bytes: UInt64 = 1 << 20
+
+    /// An f32 tensor of at most ``smallF32Bytes``: what models read whole at open.
+    public var isSmallF32: Bool { type == .f32 && length <= Self.smallF32Bytes }
+
     public init(name: String, type: QuantType, shape: [Int], offset: UInt64, length: UInt64, xxh64: UInt64) {
         self.name = name
         self.type = type

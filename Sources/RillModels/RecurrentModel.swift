@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RillFormat
 import RillKernels
 
@@ -76,11 +83,16 @@ public final class Buffer {
 
     public init(_ count: Int) {
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        // calloc: large blocks come from mmap already zero, and a page becomes resident only
+        // when first written. Buffers sized for the largest chunk (or for 16 rows of logits)
+        // cost no memory for the rows a run never uses: decode touches one row of each.
+        guard let p = calloc(max(count, 1), MemoryLayout<Float>.stride) else {
+            fatalError("out of memory allocating \(count) floats")
+        }
+        pointer = p.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    deinit { pointer.deallocate() }
+    deinit { free(pointer) }
 
     public func zero() { pointer.update(repeating: 0, count: count) }
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }

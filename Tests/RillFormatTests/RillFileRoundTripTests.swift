@@ -102,9 +102,10 @@ final class RillFileRoundTripTests: XCTestCase {
         XCTAssertEqual(header.encoded(), Array(b[0..<128]))
     }
 
-    /// Table entries packed back to back; each tensor at the first multiple of 64 after the
-    /// previous one, with its length from the layout and its XXH64 over exactly those bytes;
-    /// padding bytes zero.
+    /// Table entries packed back to back, in the writer's order; in the data region the small
+    /// f32 tensors first, then the others, each in table order and each at the first multiple
+    /// of 64 after the previous one, with its length from the layout and its XXH64 over exactly
+    /// those bytes; padding bytes zero.
     func testTensorTableEntriesFollowTheSpecification() throws {
         let dir = try makeTemporaryDirectory()
         let path = dir.appendingPathComponent("m.rill").path
@@ -113,8 +114,14 @@ final class RillFileRoundTripTests: XCTestCase {
         let b = raw.bytes
         let entries = raw.entries()
         XCTAssertEqual(entries.last?.end, raw.tableRange.upperBound)
+        let pairs = Array(zip(entries, SmallFile.shapes))
+        let isSmallF32 = { (s: (String, QuantType, [Int])) in
+            s.1 == .f32 && TensorLayout(type: s.1, shape: s.2)!.byteCount <= 1 << 20
+        }
+        let placed = pairs.filter { isSmallF32($0.1) } + pairs.filter { !isSmallF32($0.1) }
+        XCTAssert(placed.map(\.1.0) != pairs.map(\.1.0), "the small file should exercise the reordering")
         var cursor = Int(raw.u64(RawRill.H.dataOffset))
-        for (e, s) in zip(entries, SmallFile.shapes) {
+        for (e, s) in placed {
             XCTAssertEqual(e.name, s.0)
             XCTAssertEqual(e.nameLength, s.0.utf8.count)
             XCTAssertEqual(b[e.type], s.1.rawValue)
@@ -122,6 +129,10 @@ final class RillFileRoundTripTests: XCTestCase {
             XCTAssertEqual(b.u16(at: e.reserved), 0)
             XCTAssertEqual((0..<s.2.count).map { Int(b.u64(at: e.dims + 8 * $0)) }, s.2)
             let offset = Int(b.u64(at: e.offset)), length = Int(b.u64(at: e.length))
+            guard offset >= cursor else {
+                XCTFail("\(e.name) at \(offset), before the end of the previous tensor (\(cursor))")
+                return
+            }
             XCTAssert(b[cursor..<offset].allSatisfy { $0 == 0 }, "padding before \(e.name)")
             XCTAssertEqual(offset, (cursor + 63) / 64 * 64, e.name)
             XCTAssertEqual(length, TensorLayout(type: s.1, shape: s.2)!.byteCount, e.name)

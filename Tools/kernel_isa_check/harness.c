@@ -9,8 +9,8 @@ static unsigned long long s = 88172645463325252ULL;
 static unsigned rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (unsigned)s; }
 int main(void) {
     int bad = 0, checks = 0;
-    int rowsList[] = {1, 3, 4, 5, 17}, nbList[] = {1, 2, 7, 24};
-    for (int ri = 0; ri < 5; ri++) for (int ni = 0; ni < 4; ni++) {
+    int rowsList[] = {1, 3, 4, 5, 17}, nbList[] = {1, 2, 3, 7, 24, 257, 258};  // 257, 258: past the q4 kernel's stack-prepared pairs
+    for (int ri = 0; ri < 5; ri++) for (int ni = 0; ni < 7; ni++) {
         int rows = rowsList[ri], nb = nbList[ni], cols = nb * 32;
         int8_t *w8 = malloc(rows * cols); uint8_t *w4 = malloc(rows * cols / 2);
         float *ws = malloc(rows * nb * 4), *xs = malloc(nb * 4), *y = malloc(rows * 4);
