@@ -28,49 +28,15 @@ extension ByteLevelBPETokenizer {
         let pipeline = try Pipeline(json)
         let model = json.model
 
-        // Vocabulary: ids in range and unique; vocabSize covers the added tokens too.
-        guard model.vocab.count <= Self.maxVocabEntries else {
-            throw .tooLarge(field: "model.vocab", count: model.vocab.count, limit: Self.maxVocabEntries)
-        }
-        let added = try Self.addedTokens(json.addedTokens ?? [])
-        var maxID = added.map { Int($0.id) }.max() ?? -1
-        for (token, id) in model.vocab {
-            try Self.checkToken(token, id: id, field: "model.vocab[\"\(token.prefix(64))\"]")
-            maxID = max(maxID, id)
-        }
-        let vocabSize = maxID + 1
-        // Tables are indexed by id, so a few far-out ids would allocate for all the ids below
-        // them. Real vocabularies are dense; allow holes up to as many ids again as are assigned.
-        let denseLimit = 2 * (model.vocab.count + added.count) + 1024
-        guard vocabSize <= denseLimit else {
-            throw .idOutOfRange(field: "model.vocab / added_tokens (ids must be nearly dense)", id: maxID, limit: denseLimit)
-        }
-        var idToToken = [String?](repeating: nil, count: vocabSize)
-        var vocab: [String: Int32] = [:]
-        vocab.reserveCapacity(model.vocab.count)
-        for (token, id) in model.vocab {
-            if let other = idToToken[id] {
-                throw .duplicateID(field: "model.vocab", id: id, first: min(other, token), second: max(other, token))
-            }
-            guard vocab.updateValue(Int32(id), forKey: token) == nil else {
-                throw .malformed(field: "model.vocab", reason: "token '\(token)' is listed twice")
-            }
-            idToToken[id] = token
-        }
-        var special = [Bool](repeating: false, count: vocabSize)
-        var addedTokenIDs: [String: Int32] = [:]
-        for token in added {
-            idToToken[Int(token.id)] = token.content
-            special[Int(token.id)] = token.isSpecial
-            addedTokenIDs[token.content] = token.id
-        }
+        let v = try IndexedVocabulary(vocab: model.vocab, addedTokens: json.addedTokens ?? [])
+        let vocab = v.vocab, added = v.added, idToToken = v.idToToken, addedTokenIDs = v.addedTokenIDs
 
-        self.vocabSize = vocabSize
-        self.addedTokens = added
+        self.vocabSize = v.vocabSize
+        self.addedTokens = v.added
         self.vocab = vocab
-        self.idToToken = idToToken
-        self.addedTokenIDs = addedTokenIDs
-        self.special = special
+        self.idToToken = v.idToToken
+        self.addedTokenIDs = v.addedTokenIDs
+        self.special = v.special
         self.merges = try Self.merges(model.merges, vocab: vocab)
         self.byteSymbol = (0..<256).map { vocab[String(ByteUnicodeMap.scalar[$0])] ?? -1 }
         if let unk = model.unkToken {

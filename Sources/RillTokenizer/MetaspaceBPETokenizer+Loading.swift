@@ -43,51 +43,22 @@ extension MetaspaceBPETokenizer {
         let metaspace = try Self.metaspaceOptions(json.preTokenizer)
         let decoder = try DecoderChain(json.decoder)
 
-        // Vocabulary: as ByteLevelBPETokenizer (ids in range, unique, nearly dense).
-        guard model.vocab.count <= Bounds.maxVocabEntries else {
-            throw .tooLarge(field: "model.vocab", count: model.vocab.count, limit: Bounds.maxVocabEntries)
-        }
-        let added = try Bounds.addedTokens(json.addedTokens ?? [])
-        var maxID = added.map { Int($0.id) }.max() ?? -1
-        for (token, id) in model.vocab {
-            try Bounds.checkToken(token, id: id, field: "model.vocab[\"\(token.prefix(64))\"]")
-            maxID = max(maxID, id)
-        }
-        let vocabSize = maxID + 1
-        let denseLimit = 2 * (model.vocab.count + added.count) + 1024
-        guard vocabSize <= denseLimit else {
-            throw .idOutOfRange(field: "model.vocab / added_tokens (ids must be nearly dense)", id: maxID, limit: denseLimit)
-        }
-        var idToToken = [String?](repeating: nil, count: vocabSize)
-        var vocab: [String: Int32] = [:]
-        vocab.reserveCapacity(model.vocab.count)
+        let v = try IndexedVocabulary(vocab: model.vocab, addedTokens: json.addedTokens ?? [])
+        let vocab = v.vocab, added = v.added, idToToken = v.idToToken, addedTokenIDs = v.addedTokenIDs
+        // Single-character tokens by scalar, for the byte fallback's first try.
         var scalarIDs: [UInt32: Int32] = [:]
-        for (token, id) in model.vocab {
-            if let other = idToToken[id] {
-                throw .duplicateID(field: "model.vocab", id: id, first: min(other, token), second: max(other, token))
-            }
-            guard vocab.updateValue(Int32(id), forKey: token) == nil else {
-                throw .malformed(field: "model.vocab", reason: "token '\(token)' is listed twice")
-            }
-            idToToken[id] = token
+        for (token, id) in vocab {
             let scalars = token.unicodeScalars
-            if scalars.count == 1, let s = scalars.first { scalarIDs[s.value] = Int32(id) }
-        }
-        var special = [Bool](repeating: false, count: vocabSize)
-        var addedTokenIDs: [String: Int32] = [:]
-        for token in added {
-            idToToken[Int(token.id)] = token.content
-            special[Int(token.id)] = token.isSpecial
-            addedTokenIDs[token.content] = token.id
+            if scalars.count == 1, let s = scalars.first { scalarIDs[s.value] = id }
         }
 
-        self.vocabSize = vocabSize
-        self.addedTokens = added
+        self.vocabSize = v.vocabSize
+        self.addedTokens = v.added
         self.vocab = vocab
         self.scalarIDs = scalarIDs
-        self.idToToken = idToToken
-        self.addedTokenIDs = addedTokenIDs
-        self.special = special
+        self.idToToken = v.idToToken
+        self.addedTokenIDs = v.addedTokenIDs
+        self.special = v.special
         self.merges = try Bounds.merges(model.merges, vocab: vocab)
         if model.byteFallback == true {
             self.byteIDs = (0..<256).map { vocab[Self.byteToken(UInt8($0))] ?? -1 }

@@ -34,7 +34,7 @@ final class SlidingWindowTests: XCTestCase {
             var rng = SplitMix64(seed: UInt64(length))
             let ring = KVRing(window: w, kvDim: kvHeads * dim)
             var keys: [[Float]] = [], values: [[Float]] = []
-            var scores = [Float](repeating: 0, count: w)
+            var scores = [Float](repeating: 0, count: heads * w)
             for p in 0..<length {
                 let q = rng.floats(heads * dim), k = rng.floats(kvHeads * dim), v = rng.floats(kvHeads * dim)
                 keys.append(k)

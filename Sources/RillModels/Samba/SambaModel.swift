@@ -135,7 +135,7 @@ final class SambaContext: ModelContext {
         k = Buffer(t * c.numKVHeads * c.headDim)
         v = Buffer(t * c.numKVHeads * c.headDim)
         attn = Buffer(t * c.numHeads * c.headDim)
-        scores = Buffer(c.windowSize)
+        scores = Buffer(c.numHeads * c.windowSize)
         g = Buffer(t * c.intermediateSize)
         u = Buffer(t * c.intermediateSize)
         logits = Buffer(min(t, logitRows) * c.vocabSize)
@@ -226,9 +226,11 @@ final class SambaContext: ModelContext {
                 let slot = p % ring.window
                 (ring.keys + slot * kvd).update(from: ki, count: kvd)
                 (ring.values + slot * kvd).update(from: v.pointer + i * kvd, count: kvd)
-                windowAttention(
+                // Heads split over the pool: one position's attention over a window of 2,048
+                // keys is 4 M multiply-adds for SAMBA-400M's 16 heads, per attention layer.
+                pool.parallelRows(total: c.numHeads, alignment: 1, WindowAttentionTask(
                     q: qi, ring: ring, position: p, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: dim,
-                    out: attn.pointer + i * qd, scores: scores.pointer)
+                    out: attn.pointer + i * qd, scores: scores.pointer))
             }
         }
         project(a.o, attn.pointer, out.pointer, t: t, bias: nil, ws: ws, pool: pool)
@@ -241,5 +243,21 @@ final class SambaContext: ModelContext {
         } else {
             gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer, ldc: v, t: rows.count, ws: ws, pool: pool)
         }
+    }
+}
+
+/// ``windowAttention(q:ring:position:heads:kvHeads:headDim:out:scores:headRange:)`` for a range
+/// of query heads; `scores` holds W floats per head, so ranges never share them.
+struct WindowAttentionTask: ParallelRowsTask {
+    let q: UnsafePointer<Float>
+    let ring: KVRing
+    let position: Int, heads: Int, kvHeads: Int, headDim: Int
+    let out: UnsafeMutablePointer<Float>
+    let scores: UnsafeMutablePointer<Float>
+
+    func run(rows range: Range<Int>) {
+        windowAttention(
+            q: q, ring: ring, position: position, heads: heads, kvHeads: kvHeads, headDim: headDim, out: out,
+            scores: scores + range.lowerBound * ring.window, headRange: range)
     }
 }

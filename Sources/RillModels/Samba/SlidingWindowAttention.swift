@@ -1,4 +1,6 @@
 import Foundation
+import COpenBLAS
+import RillKernels
 
 /// The K/V ring buffer of one sliding-window attention layer: the last W positions' keys and
 /// values (f32), slot `p mod W` for position p. Its size is fixed whatever the sequence length.
@@ -50,43 +52,51 @@ public func applyRoPE(_ x: UnsafeMutablePointer<Float>, headDim dim: Int, heads:
 
 /// Attention of one query position over the ring: keys at positions
 /// `max(0, p − W + 1) … p` (those already written), causal softmax scaled by 1/√D, grouped
-/// heads (query head h reads key/value head h / (H / Hkv)). `scores` holds W floats.
+/// heads (query head h reads key/value head h / (H / Hkv)). Computes the query heads in
+/// `headRange` (all by default), so that a pool can split the heads; `scores` holds W floats
+/// per head of the range, for this call alone.
+///
+/// The valid keys always fill slots `0 ..< n` of the ring (before it wraps, positions 0…p sit
+/// in slots 0…p; after, every slot is valid), and a softmax-weighted sum does not depend on the
+/// order of its terms: so the query heads that share a key/value head take their scores and
+/// their output as two GEMMs over the ring in slot order (OpenBLAS, single-threaded within a
+/// pool task), reading each key and value once per group instead of once per head.
 public func windowAttention(
     q: UnsafePointer<Float>, ring: KVRing, position p: Int, heads: Int, kvHeads: Int, headDim dim: Int,
-    out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
+    out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, headRange: Range<Int>? = nil
 ) {
     let w = ring.window, kvDim = ring.kvDim
-    let first = max(0, p - w + 1)
-    let n = p - first + 1
+    let n = min(p + 1, w)
     let group = heads / kvHeads
     let scale = 1 / Float(dim).squareRoot()
-    for h in 0..<heads {
-        let qh = q + h * dim
-        let kvOff = (h / group) * dim
-        var maxScore = -Float.infinity
-        for j in 0..<n {
-            let slot = (first + j) % w
-            let k = ring.keys + slot * kvDim + kvOff
-            var dot: Float = 0
-            for c in 0..<dim { dot += qh[c] * k[c] }
-            let s = dot * scale
-            scores[j] = s
-            maxScore = max(maxScore, s)
-        }
-        var sum: Float = 0
-        for j in 0..<n {
-            let e = expf(scores[j] - maxScore)
-            scores[j] = e
-            sum += e
-        }
-        let o = out + h * dim
-        for c in 0..<dim { o[c] = 0 }
-        let inv = 1 / sum
-        for j in 0..<n {
-            let slot = (first + j) % w
-            let v = ring.values + slot * kvDim + kvOff
-            let a = scores[j] * inv
-            for c in 0..<dim { o[c] += a * v[c] }
-        }
+    let range = headRange ?? 0..<heads
+    var h0 = range.lowerBound
+    while h0 < range.upperBound {
+        let g = h0 / group
+        let h1 = min(range.upperBound, (g + 1) * group)
+        let m = h1 - h0, kvOff = g * dim
+        // S (m × n) = scale · Q (m × D) · K[0..<n]ᵀ
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(dim),
+            scale, q + h0 * dim, Int32(dim), ring.keys + kvOff, Int32(kvDim), 0, scores, Int32(n))
+        for r in 0..<m { softmaxInPlace(scores + r * n, count: n) }
+        // O (m × D) = S · V[0..<n]
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(dim), Int32(n),
+            1, scores, Int32(n), ring.values + kvOff, Int32(kvDim), 0, out + h0 * dim, Int32(dim))
+        h0 = h1
     }
+}
+
+/// softmax over `n` floats in place (max subtracted first).
+func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+    var maxScore = -Float.infinity
+    for j in 0..<n { maxScore = max(maxScore, x[j]) }
+    var sum: Float = 0
+    for j in 0..<n {
+        let e = expf(x[j] - maxScore)
+        x[j] = e
+        sum += e
+    }
+    scaleInPlace(x, by: 1 / sum, count: n)
 }

@@ -97,7 +97,7 @@ let benchmarks: @Sendable () -> Void = {
     ring.values.update(from: kvInit, count: kvInit.count)
     let q = randomFloats(heads * dim, seed: 10)
     Benchmark("windowAttention 16h/4kv x64, window 2048") { benchmark in
-        var out = [Float](repeating: 0, count: heads * dim), scores = [Float](repeating: 0, count: window)
+        var out = [Float](repeating: 0, count: heads * dim), scores = [Float](repeating: 0, count: heads * window)
         for _ in benchmark.scaledIterations {
             windowAttention(q: q, ring: ring, position: 10 * window, heads: heads, kvHeads: kvHeads, headDim: dim,
                             out: &out, scores: &scores)

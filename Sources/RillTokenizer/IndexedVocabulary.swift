@@ -1,0 +1,63 @@
+/// A `tokenizer.json` BPE model's vocabulary and added tokens, checked and indexed by id: the
+/// first thing both BPE loaders (byte-level and Metaspace) build.
+///
+/// Checks: every id in range and used once, every token listed once, and the ids nearly
+/// dense — tables are indexed by id, so a few far-out ids would allocate for all the ids below
+/// them; real vocabularies are dense, so holes are allowed up to as many ids again as are
+/// assigned.
+struct IndexedVocabulary {
+    /// `model.vocab`: token → id.
+    let vocab: [String: Int32]
+    /// Every id's token text (added tokens' content over the vocabulary's); nil for a hole.
+    let idToToken: [String?]
+    /// Whether each id is a special added token.
+    let special: [Bool]
+    let added: [AddedToken]
+    /// Added token content → id.
+    let addedTokenIDs: [String: Int32]
+
+    var vocabSize: Int { idToToken.count }
+
+    typealias Bounds = ByteLevelBPETokenizer
+
+    init(vocab entries: [(String, Int)], addedTokens: [AddedTokenJSON]) throws(TokenizerError) {
+        guard entries.count <= Bounds.maxVocabEntries else {
+            throw .tooLarge(field: "model.vocab", count: entries.count, limit: Bounds.maxVocabEntries)
+        }
+        let added = try Bounds.addedTokens(addedTokens)
+        var maxID = added.map { Int($0.id) }.max() ?? -1
+        for (token, id) in entries {
+            try Bounds.checkToken(token, id: id, field: "model.vocab[\"\(token.prefix(64))\"]")
+            maxID = max(maxID, id)
+        }
+        let vocabSize = maxID + 1
+        let denseLimit = 2 * (entries.count + added.count) + 1024
+        guard vocabSize <= denseLimit else {
+            throw .idOutOfRange(field: "model.vocab / added_tokens (ids must be nearly dense)", id: maxID, limit: denseLimit)
+        }
+        var idToToken = [String?](repeating: nil, count: vocabSize)
+        var vocab: [String: Int32] = [:]
+        vocab.reserveCapacity(entries.count)
+        for (token, id) in entries {
+            if let other = idToToken[id] {
+                throw .duplicateID(field: "model.vocab", id: id, first: min(other, token), second: max(other, token))
+            }
+            guard vocab.updateValue(Int32(id), forKey: token) == nil else {
+                throw .malformed(field: "model.vocab", reason: "token '\(token)' is listed twice")
+            }
+            idToToken[id] = token
+        }
+        var special = [Bool](repeating: false, count: vocabSize)
+        var addedTokenIDs: [String: Int32] = [:]
+        for token in added {
+            idToToken[Int(token.id)] = token.content
+            special[Int(token.id)] = token.isSpecial
+            addedTokenIDs[token.content] = token.id
+        }
+        self.vocab = vocab
+        self.idToToken = idToToken
+        self.special = special
+        self.added = added
+        self.addedTokenIDs = addedTokenIDs
+    }
+}
