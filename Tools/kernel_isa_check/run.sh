@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the C integer kernels (Sources/CRillKernels) for every instruction-set path they have
 # and checks each against a plain double-precision reference on odd shapes:
-#   x86-64 scalar (no AVX2), AVX2, the host's (AVX-512 VNNI here), and, when a cross compiler
+#   x86-64 scalar (no AVX2), AVX2, the host's (-march=native: AVX-512 VNNI on an Intel SPR guest,
+#   AVX2 on an AMD Zen 3 one), and, when a cross compiler
 #   and qemu are installed (apt-get install gcc-aarch64-linux-gnu qemu-user), arm64 NEON with
 #   and without the dot-product extension — the paths our boards run.
 # The Swift test suite only exercises the host's path; this covers the others.
