@@ -26,8 +26,9 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 /// The odd sizes every kernel is checked on: a single element, one short of a block, one
-/// over, several blocks plus a remainder, and 8 blocks plus one.
-let oddColumnCounts = [1, 31, 33, 97, 257]
+/// over, several blocks plus a remainder, 8 blocks plus one, and 258 blocks (past the 128 block
+/// pairs the x86 int4 kernel prepares on its stack, so its fallback loop runs).
+let oddColumnCounts = [1, 31, 33, 97, 257, 8225]
 let oddRowCounts = [1, 3, 17]
 
 /// Asserts `|actual − expected| ≤ tolerance`, naming the index.

@@ -54,6 +54,31 @@ final class SlidingWindowTests: XCTestCase {
         }
     }
 
+    /// Heads split into ranges (as the pool splits them, a range ending inside a key/value
+    /// group) give the same output as one call over all heads.
+    func testHeadRangesMatchTheWholeCall() {
+        let w = 16, heads = 6, kvHeads = 2, dim = 10
+        var rng = SplitMix64(seed: 7)
+        let ring = KVRing(window: w, kvDim: kvHeads * dim)
+        let kv = rng.floats(w * kvHeads * dim)
+        ring.keys.update(from: kv, count: kv.count)
+        ring.values.update(from: rng.floats(w * kvHeads * dim), count: kv.count)
+        let q = rng.floats(heads * dim)
+        for p in [4, 40] {
+            var whole = [Float](repeating: .nan, count: heads * dim), parts = whole
+            var scores = [Float](repeating: 0, count: heads * w)
+            windowAttention(q: q, ring: ring, position: p, heads: heads, kvHeads: kvHeads, headDim: dim, out: &whole, scores: &scores)
+            for range in [0..<2, 2..<5, 5..<6] {
+                scores.withUnsafeMutableBufferPointer { s in
+                    windowAttention(
+                        q: q, ring: ring, position: p, heads: heads, kvHeads: kvHeads, headDim: dim, out: &parts,
+                        scores: s.baseAddress! + range.lowerBound * w, headRange: range)
+                }
+            }
+            for i in 0..<(heads * dim) { XCTAssertEqual(parts[i], whole[i], accuracy: 1e-6, "position \(p) [\(i)]") }
+        }
+    }
+
     /// RoPE in the GPT-NeoX layout rotates pairs (i, i + D/2) and keeps the norm.
     func testRoPERotatesHalvesAndKeepsNorm() {
         var rng = SplitMix64(seed: 1)
