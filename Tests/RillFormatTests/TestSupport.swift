@@ -9,20 +9,8 @@ import XCTest
 
 // MARK: - Seeded random numbers
 
-/// SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", 2014):
-/// tiny, fast and fully determined by its seed, so every random test is reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Draws of the format's tests from the seeded generator (SplitMix64, in RillFormat).
+extension SplitMix64 {
     /// Uniform in [−1, 1), 24 random bits.
     mutating func signedUnit() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
 

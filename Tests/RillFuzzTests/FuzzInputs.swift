@@ -7,18 +7,9 @@ import RillFormat
 
 // MARK: - Deterministic randomness
 
-/// SplitMix64: a seeded generator, so every run of the harness sees the same inputs and a
-/// failure reproduces by re-running the test.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Draws of the harness from RillFormat's seeded SplitMix64, so every run sees the same inputs
+/// and a failure reproduces by re-running the test.
+extension SplitMix64 {
     mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
     mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
     mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }

@@ -1,3 +1,4 @@
+import RillFormat
 import RealModule
 @testable import RillKernels
 import XCTest

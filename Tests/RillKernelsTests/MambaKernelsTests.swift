@@ -1,3 +1,4 @@
+import RillFormat
 import RealModule
 import RillKernels
 import XCTest

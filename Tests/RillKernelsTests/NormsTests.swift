@@ -1,3 +1,4 @@
+import RillFormat
 import RillKernels
 import XCTest
 

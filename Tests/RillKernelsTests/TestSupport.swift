@@ -1,20 +1,8 @@
 import RillFormat
 import XCTest
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a seeded generator so that every failure reproduces.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Draws of the kernels' tests from the shared seeded generator (RillFormat's SplitMix64).
+extension SplitMix64 {
     /// Uniform in `[-scale, scale)`.
     mutating func float(_ scale: Float = 1) -> Float {
         Float(next() >> 40) / Float(1 << 24) * 2 * scale - scale

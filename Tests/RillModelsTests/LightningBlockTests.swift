@@ -1,3 +1,4 @@
+import RillFormat
 import Foundation
 import RillModels
 import XCTest

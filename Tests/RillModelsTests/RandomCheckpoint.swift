@@ -1,3 +1,4 @@
+import RillFormat
 import Foundation
 
 /// Writes a Hugging Face checkpoint folder (config.json + model.safetensors, f32) for tests

@@ -1,3 +1,4 @@
+import RillFormat
 import XCTest
 @testable import RillTokenizer
 
@@ -14,7 +15,7 @@ final class RoundTripTests: XCTestCase {
     ]
 
     func testRandomStringsRoundTrip() {
-        var rng = SplitMix64(state: 20_240_601)
+        var rng = SplitMix64(seed: 20_240_601)
         let tokenizer = MambaTinyFixture.tokenizer
         for _ in 0..<500 {
             let count = Int.random(in: 0...30, using: &rng)
@@ -25,7 +26,7 @@ final class RoundTripTests: XCTestCase {
 
     /// Random Unicode scalars from all planes (not just the fragments above).
     func testRandomScalarsRoundTrip() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let tokenizer = MambaTinyFixture.tokenizer
         for _ in 0..<200 {
             var scalars = String.UnicodeScalarView()

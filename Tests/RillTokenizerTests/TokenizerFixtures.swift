@@ -70,18 +70,6 @@ func safetensorsInt32(_ file: [UInt8], name: String, file path: StaticString = #
     }
 }
 
-/// A deterministic generator (SplitMix64) so random tests repeat exactly.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A tiny byte-level BPE tokenizer.json: vocab a b c ab abc [UNK] Ġ, one merge `a b`;
 /// `model` fields are overridden by `modelOverrides`.
 func tinyTokenizerJSON(_ modelOverrides: [String: Any] = [:]) throws -> [UInt8] {
