@@ -61,6 +61,22 @@ public enum StateFile {
     @discardableResult
     public static func save(session: Session, sampler: Sampler?, to path: String) throws -> (raw: Int, compressed: Int) {
         let raw = encode(session: session, sampler: sampler)
+        let frame = try lz4Frame(raw, path: path)
+        let tmp = path + ".partial-\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(frame)) else {
+            throw StateFileError.io(path: tmp, operation: "write", errno: errno)
+        }
+        guard rename(tmp, path) == 0 else {
+            unlink(tmp)
+            throw StateFileError.io(path: path, operation: "rename into place", errno: errno)
+        }
+        return (raw.count, frame.count)
+    }
+
+    /// `raw` as one LZ4 frame with its content checksum and size set: a state file's bytes
+    /// (also what the state-file fuzzers frame their mutated states with). `path` names the
+    /// file in the error.
+    public static func lz4Frame(_ raw: [UInt8], path: String) throws -> [UInt8] {
         var prefs = LZ4F_preferences_t()
         prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
         prefs.frameInfo.contentSize = UInt64(raw.count)
@@ -74,15 +90,7 @@ public enum StateFile {
         if LZ4F_isError(n) != 0 {
             throw StateFileError.corrupted(path: path, field: "lz4", reason: String(cString: LZ4F_getErrorName(n)))
         }
-        let tmp = path + ".partial-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(out[0..<n])) else {
-            throw StateFileError.io(path: tmp, operation: "write", errno: errno)
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw StateFileError.io(path: path, operation: "rename into place", errno: errno)
-        }
-        return (raw.count, n)
+        return Array(out[0..<n])
     }
 
     /// Restores `path` into the session (and the sampler, when given). Everything is checked

@@ -9,16 +9,7 @@ import XCTest
 final class StateFileFuzzTests: XCTestCase {
     /// One LZ4 frame with the content checksum and size set, as `StateFile.save` writes.
     static func compress(_ raw: [UInt8]) -> [UInt8] {
-        var prefs = LZ4F_preferences_t()
-        prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
-        prefs.frameInfo.contentSize = UInt64(raw.count)
-        let bound = LZ4F_compressFrameBound(raw.count, &prefs)
-        var out = [UInt8](repeating: 0, count: bound)
-        let n = raw.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in LZ4F_compressFrame(dst.baseAddress, bound, src.baseAddress, raw.count, &prefs) }
-        }
-        precondition(LZ4F_isError(n) == 0)
-        return Array(out[0..<n])
+        try! StateFile.lz4Frame(raw, path: "(fuzz input)")
     }
 
     /// The decompressed bytes of a frame `StateFile.save` wrote.

@@ -24,15 +24,7 @@ let targets: [Target] = ["mamba", "transnormer", "samba"].map { kind in
 }
 
 func frame(_ raw: [UInt8]) -> [UInt8] {
-    var prefs = LZ4F_preferences_t()
-    prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
-    prefs.frameInfo.contentSize = UInt64(raw.count)
-    let bound = LZ4F_compressFrameBound(raw.count, &prefs)
-    var out = [UInt8](repeating: 0, count: bound)
-    let n = raw.withUnsafeBytes { src in
-        out.withUnsafeMutableBytes { dst in LZ4F_compressFrame(dst.baseAddress, bound, src.baseAddress, raw.count, &prefs) }
-    }
-    return Array(out[0..<n])
+    try! StateFile.lz4Frame(raw, path: "(fuzz input)")
 }
 
 func fuzzSeeds() throws -> [[UInt8]] {
