@@ -42,7 +42,13 @@ for d in Sources/*; do
 done
 objects=()
 for m in "${modules[@]}"; do
-    for o in "$bin/$m.build"/*.o; do [ -f "$o" ] && objects+=("$o"); done
+    for o in "$bin/$m.build"/*.o; do
+        [ -f "$o" ] || continue
+        # An object of a source file since deleted stays in the scratch folder and would be
+        # linked twice over (duplicate symbols): keep our modules' objects of existing sources.
+        if [ -d "Sources/$m" ] && [ -z "$(find "Sources/$m" -name "$(basename "$o" .o)" -print -quit)" ]; then continue; fi
+        objects+=("$o")
+    done
 done
 includes=()
 for d in Sources/C*; do
