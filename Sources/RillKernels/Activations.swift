@@ -42,11 +42,55 @@ public func siluReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer
 // MARK: - Softplus
 
 /// `out[i] = log(1 + e^x[i])`, or `x[i]` where `x[i] > 20` — PyTorch's `F.softplus` with
-/// `beta = 1, threshold = 20`. Scalar (libm `expf`, `log1pf`): it runs on `d_inner`
-/// elements per layer, next to mat-vecs a thousand times larger.
+/// `beta = 1, threshold = 20`.
+///
+/// In 8 lanes as `max(x, 0) + log1p(e^(−|x|))`: ``vexp(_:)``, then `log1p` of a value in
+/// (0, 1] by Cephes' `logf` polynomial, with no rounding of `1 + y` (see ``vlog1pUnit(_:)``).
+/// It runs on `d_inner` elements per Mamba layer and token: with libm's `expf` and `log1pf`
+/// per element it was 3 % of Mamba-130M decode. Within 4 ulp of the float64 softplus (tests);
+/// `−∞` gives 0, `+∞` gives `+∞`, NaN gives NaN; each result depends on its element alone.
 public func softplus(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count n: Int) {
     precondition(n >= 0)
-    for i in 0..<n { out[i] = softplus(x[i]) }
+    var i = 0
+    while i < n {
+        // One code path for full and partial groups, so that vexp is inlined (one call site).
+        let count = min(8, n - i)
+        let v = count == 8 ? UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) : loadPartial(x + i, count: count)
+        let magnitude = unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
+        var r = v.replacing(with: 0, where: v .< 0) + vlog1pUnit(vexp(-magnitude))
+        r.replace(with: v, where: v .> 20)
+        if count == 8 {
+            UnsafeMutableRawPointer(out + i).storeBytes(of: r, as: SIMD8<Float>.self)
+        } else {
+            storePartial(r, out + i, count: count)
+        }
+        i += 8
+    }
+}
+
+/// `log(1 + y)` for `y` in [0, 1] (NaN gives NaN). Cephes' `logf` reduces `u = 1 + y` to
+/// `u = 2^e · (1 + f)` with `1 + f` in [√½, √2); here `f` comes from `y` without forming `u`:
+/// `f = y` (e = 0) for `y ≤ √2 − 1`, else `f = (y − 1) / 2` (e = 1). So tiny `y` keep their
+/// bits (`log1p(y) ≈ y`), where `log(1 + y)` would round them away.
+@inline(__always)
+func vlog1pUnit(_ y: SIMD8<Float>) -> SIMD8<Float> {
+    let upper = y .> 0.414_213_56
+    let f = y.replacing(with: (y - 1) * 0.5, where: upper)
+    let e = SIMD8<Float>(repeating: 0).replacing(with: 1, where: upper)
+    let z = f * f
+    var p = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
+    p = p * f - 1.151_461_031_0e-1
+    p = p * f + 1.167_699_874_0e-1
+    p = p * f - 1.242_014_084_6e-1
+    p = p * f + 1.424_932_278_7e-1
+    p = p * f - 1.666_805_766_5e-1
+    p = p * f + 2.000_071_476_5e-1
+    p = p * f - 2.499_999_399_3e-1
+    p = p * f + 3.333_333_117_4e-1
+    // ln 2 in two parts, as in vexp, so that e · 0.693359375 is exact.
+    var r = p * f * z + e * -2.121_944_4e-4
+    r += z * -0.5
+    return (f + r) + e * 0.693_359_375
 }
 
 /// In-place ``softplus(_:_:count:)``.
@@ -54,7 +98,8 @@ public func softplus(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     softplus(UnsafePointer(x), x, count: n)
 }
 
-/// `log(1 + e^x)`, or `x` when `x > 20` (PyTorch's threshold). `−∞` gives 0, NaN gives NaN.
+/// `log(1 + e^x)`, or `x` when `x > 20` (PyTorch's threshold), with libm's `expf` and
+/// `log1pf`: the scalar twin of ``softplus(_:_:count:)``. `−∞` gives 0, NaN gives NaN.
 @inlinable
 public func softplus(_ x: Float) -> Float {
     x > 20 ? x : Float.log(onePlus: Float.exp(x))

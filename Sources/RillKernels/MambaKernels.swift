@@ -1,3 +1,4 @@
+import CRillKernels
 import RealModule
 
 // The two recurrent steps of a Mamba-1 mixer (Gu & Dao 2023, Algorithm 2; DESIGN.md §3.1):
@@ -140,8 +141,9 @@ func convPreactivations(
 ///   - stateSize: N ≥ 1 (16 in Mamba-1).
 ///   - channels: a subrange of `0..<d_inner`.
 ///
-/// Works on N in groups of 8 lanes (the last group padded in registers) with ``vexp(_:)``;
-/// the sum over n runs in those lanes, then across them. Within a few ulp of
+/// The C kernel `rill_selective_scan_step` (CRillKernels): N in groups of 8 lanes (the last
+/// group padded), exp with fused multiply-adds where the CPU has them, the sum over n in those
+/// lanes, then across them. Within a few ulp of
 /// ``selectiveScanStepReference(state:delta:a:b:c:d:input:output:stateSize:channels:)``
 /// per state element.
 public func selectiveScanStep(
@@ -150,30 +152,7 @@ public func selectiveScanStep(
     input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, stateSize n: Int, channels: Range<Int>
 ) {
     precondition(n >= 1 && channels.lowerBound >= 0)
-    for ch in channels {
-        let h = state + ch * n, ar = a + ch * n
-        let dt = delta[ch], u = input[ch]
-        var acc = SIMD8<Float>()
-        var j = 0
-        while j < n {
-            // One code path for full and partial groups: vexp has a single call site, so it
-            // is inlined (with two, the optimiser left it a call).
-            let count = min(8, n - j)
-            @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-                count == 8 ? UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) : loadPartial(p + j, count: count)
-            }
-            let dA = vexp(dt * load(ar))
-            let hn = dA * load(UnsafePointer(h)) + (dt * load(b)) * u
-            if count == 8 {
-                UnsafeMutableRawPointer(h + j).storeBytes(of: hn, as: SIMD8<Float>.self)
-            } else {
-                storePartial(hn, h + j, count: count)
-            }
-            acc += hn * load(c)
-            j += 8
-        }
-        output[ch] = acc.sum() + d[ch] * u
-    }
+    rill_selective_scan_step(state, delta, a, b, c, d, input, output, n, channels.lowerBound, channels.upperBound)
 }
 
 /// Scalar twin of ``selectiveScanStep(state:delta:a:b:c:d:input:output:stateSize:channels:)``:

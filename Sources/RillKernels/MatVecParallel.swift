@@ -22,6 +22,13 @@ public func matVecParallel(
     pool.parallelRows(total: w.rows, alignment: 16, MatVecQ8Task(w: w, x: scratch, y: y))
 }
 
+/// ``matVecParallel(pool:w:x:y:scratch:)`` on activations that are already quantised
+/// (``ActivationsQ8/begin(cols:)``, then ``ActivationsQ8/quantizeBlocks(_:_:)`` by the tasks
+/// that produced them).
+public func matVecParallel(pool: ThreadPool, w: TensorView, quantized x: ActivationsQ8, y: UnsafeMutablePointer<Float>) {
+    pool.parallelRows(total: w.rows, alignment: 16, MatVecQ8Task(w: w, x: x, y: y))
+}
+
 /// ``matVec(_:_:_:rows:)`` over one chunk of rows.
 struct MatVecTask: ParallelRowsTask {
     let w: TensorView

@@ -36,9 +36,24 @@ public final class ActivationsQ16: @unchecked Sendable {
     /// quantises to zeros; a block holding ±∞ or NaN gets a NaN scale, so every row's result
     /// is NaN, as with ``matVec(_:_:_:rows:)``.
     public func quantize(_ x: UnsafePointer<Float>, cols: Int) {
+        begin(cols: cols)
+        rill_quantize_q16(x, cols, quants, scales)
+    }
+
+    /// As ``ActivationsQ8/begin(cols:)``.
+    public func begin(cols: Int) {
         precondition(cols > 0 && cols <= maxCols, "cols \(cols) outside 1...\(maxCols)")
         self.cols = cols
-        rill_quantize_q16(x, cols, quants, scales)
+    }
+
+    /// As ``ActivationsQ8/quantizeBlocks(_:_:)``: blocks `blocks` of `x` only, with the `cols`
+    /// of the last ``begin(cols:)``; tasks on disjoint block ranges may run at once.
+    public func quantizeBlocks(_ x: UnsafePointer<Float>, _ blocks: Range<Int>) {
+        let bs = QuantType.blockSize
+        precondition(blocks.lowerBound >= 0 && blocks.upperBound <= (cols + bs - 1) / bs, "blocks \(blocks) past \(cols) elements")
+        if blocks.isEmpty { return }
+        let first = blocks.lowerBound * bs
+        rill_quantize_q16(x + first, min(cols, blocks.upperBound * bs) - first, quants + first, scales + blocks.lowerBound)
     }
 }
 
@@ -87,6 +102,14 @@ public func matVecParallel(
     precondition(w.type == .int8, "\(w.name): int16 activations need int8 weights, not \(w.type)")
     scratch.quantize(x, cols: w.cols)
     pool.parallelRows(total: w.rows, alignment: 16, MatVecQ16Task(w: w, x: scratch, y: y))
+}
+
+/// ``matVecParallel(pool:w:x:y:scratch:)-(_,_,_,_,ActivationsQ16)`` on activations that are
+/// already quantised (``ActivationsQ16/begin(cols:)``, then
+/// ``ActivationsQ16/quantizeBlocks(_:_:)`` by the tasks that produced them).
+public func matVecParallel(pool: ThreadPool, w: TensorView, quantized x: ActivationsQ16, y: UnsafeMutablePointer<Float>) {
+    precondition(w.type == .int8, "\(w.name): int16 activations need int8 weights, not \(w.type)")
+    pool.parallelRows(total: w.rows, alignment: 16, MatVecQ16Task(w: w, x: x, y: y))
 }
 
 /// ``matVecQ16(_:_:_:rows:)`` over one chunk of rows.

@@ -60,12 +60,27 @@ public final class ActivationsQ8: @unchecked Sendable {
     /// `Float.leastNormalMagnitude` quantises to zeros. A block holding ±∞ or NaN gets a NaN
     /// scale, so every row's result is NaN, as with ``matVec(_:_:_:rows:)``.
     public func quantize(_ x: UnsafePointer<Float>, cols: Int) {
+        begin(cols: cols)
+        quantizeBlocks(x, 0..<(cols + QuantType.blockSize - 1) / QuantType.blockSize)
+    }
+
+    /// Starts a quantisation of `cols` elements that tasks complete with ``quantizeBlocks(_:_:)``
+    /// (each on its own blocks), so that the layer step producing `x` can quantise it too.
+    /// Call on the thread that then runs the mat-vec, before the tasks.
+    public func begin(cols: Int) {
         precondition(cols > 0 && cols <= maxCols, "cols \(cols) outside 1...\(maxCols)")
         self.cols = cols
+    }
+
+    /// Quantises the blocks `blocks` of `x` (elements `32·b ..< min(cols, 32·b + 32)`) as
+    /// ``quantize(_:cols:)`` does, with the `cols` of the last ``begin(cols:)``. Tasks on
+    /// disjoint block ranges may run at once: each writes only its blocks.
+    public func quantizeBlocks(_ x: UnsafePointer<Float>, _ blocks: Range<Int>) {
         let bs = QuantType.blockSize
-        let nb = (cols + bs - 1) / bs
-        let tail = tailActivations(x, cols: cols)
-        for b in 0..<nb {
+        precondition(blocks.lowerBound >= 0 && blocks.upperBound <= (cols + bs - 1) / bs, "blocks \(blocks) past \(cols) elements")
+        if blocks.isEmpty { return }
+        let tail = blocks.upperBound * bs > cols ? tailActivations(x, cols: cols) : ActivationBlock(v: (.zero, .zero, .zero, .zero))
+        for b in blocks {
             let xb = b * bs + bs <= cols ? loadActivations(x, at: b * bs) : tail
             // max|x| lane-wise, then across lanes; `x · 0` is NaN exactly when x is ±∞ or NaN,
             // and makes the scale NaN so that the rows' results are NaN, as in `matVec`.

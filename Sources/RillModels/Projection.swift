@@ -16,20 +16,76 @@ let logitRows = 16
 func gemmTileFloats(maxCols: Int) -> Int { sgemmScratchCount(cols: maxCols, tileRows: gemmTileRows) }
 
 /// Scratch of the projections, one per context: a dequantised GEMM tile per pool thread and
-/// the quantised activations of a mat-vec. Allocated once.
+/// two mat-vec inputs (a fused decode step quantises the next mat-vec's input into one while
+/// the current mat-vec still reads the other). Allocated once.
 final class Workspace {
     /// `threads` tiles of `tileFloats` floats.
     let tiles: Buffer
     let tileFloats: Int
-    let q8: ActivationsQ8
-    let q16: ActivationsQ16
+    /// The input of ``matVec(_:_:_:ws:pool:)``, and of fused steps' even mat-vecs.
+    let input: MatVecInput
+    /// The input a fused step prepares while `input` is still being read.
+    let nextInput: MatVecInput
 
     /// `maxCols`: the longest row of any matrix the model multiplies; `threads`: the pool's.
     init(maxCols: Int, threads: Int) {
         tileFloats = gemmTileFloats(maxCols: maxCols)
         tiles = Buffer(tileFloats * max(1, threads))
+        input = MatVecInput(maxCols: maxCols)
+        nextInput = MatVecInput(maxCols: maxCols)
+    }
+}
+
+/// A mat-vec's input vector in the form the weights multiply: int8 blocks for int4 weights,
+/// int16 blocks for int8 weights (see ``matVec(_:_:_:ws:pool:)``); f32/f16 weights read the
+/// floats themselves. The step that computes the vector can quantise it block range by block
+/// range in its own tasks (``begin(for:)`` first, on the calling thread), instead of the
+/// calling thread quantising it alone between two pool calls.
+final class MatVecInput {
+    let q8: ActivationsQ8
+    let q16: ActivationsQ16
+
+    init(maxCols: Int) {
         q8 = ActivationsQ8(maxCols: maxCols)
         q16 = ActivationsQ16(maxCols: maxCols)
+    }
+
+    /// Starts an input of `w.cols` elements for `w`; tasks then call ``quantize(for:_:blocks:)``.
+    func begin(for w: TensorView) {
+        switch w.type {
+        case .int4: q8.begin(cols: w.cols)
+        case .int8: q16.begin(cols: w.cols)
+        case .f32, .f16: break
+        }
+    }
+
+    /// Blocks `blocks` (32 elements each) of `x`; disjoint ranges may run at once.
+    func quantize(for w: TensorView, _ x: UnsafePointer<Float>, blocks: Range<Int>) {
+        switch w.type {
+        case .int4: q8.quantizeBlocks(x, blocks)
+        case .int8: q16.quantizeBlocks(x, blocks)
+        case .f32, .f16: break
+        }
+    }
+
+    /// Rows `rows` of `y = W·x` on the calling thread, with the blocks quantised since
+    /// ``begin(for:)`` (`x`, the floats, for float weights).
+    func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        switch w.type {
+        case .int4: matVecQ8(w, q8, y, rows: rows)
+        case .int8: matVecQ16(w, q16, y, rows: rows)
+        case .f32, .f16: RillKernels.matVec(w, x, y, rows: rows)
+        }
+    }
+
+    /// `y = W·x`, rows split across the pool, with the blocks quantised since ``begin(for:)``
+    /// (`x`, the floats, for float weights).
+    func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
+        switch w.type {
+        case .int4: matVecParallel(pool: pool, w: w, quantized: q8, y: y)
+        case .int8: matVecParallel(pool: pool, w: w, quantized: q16, y: y)
+        case .f32, .f16: matVecParallel(pool: pool, w: w, x: x, y: y)
+        }
     }
 }
 
@@ -40,8 +96,8 @@ final class Workspace {
 /// agreement; int16's rounding is 256× smaller). f32/f16 stay float.
 func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, ws: Workspace, pool: ThreadPool) {
     switch w.type {
-    case .int4: matVecParallel(pool: pool, w: w, x: x, y: y, scratch: ws.q8)
-    case .int8: matVecParallel(pool: pool, w: w, x: x, y: y, scratch: ws.q16)
+    case .int4: matVecParallel(pool: pool, w: w, x: x, y: y, scratch: ws.input.q8)
+    case .int8: matVecParallel(pool: pool, w: w, x: x, y: y, scratch: ws.input.q16)
     case .f32, .f16: matVecParallel(pool: pool, w: w, x: x, y: y)
     }
 }

@@ -96,6 +96,31 @@ final class ActivationsTests: XCTestCase {
         XCTAssertEqual(softplus(-.infinity), 0)
     }
 
+    /// The vector softplus against float64 on random inputs over its whole range, odd counts
+    /// (the padded tail), the branch point of its log1p (e^(−|x|) = √2 − 1) and the edges.
+    func testVectorSoftplusWithinFourUlpOfFloat64() {
+        var rng = SplitMix64(seed: 44)
+        for n in [1, 7, 8, 9, 31, 1_003] {
+            var xs = rng.floats(n, scale: 30)
+            xs += [-0.881_373_6, -0.881_373_5, 0.881_373_6, 1e-8, -1e-8, -87, -95, -104, -200, 88, 20, 20.000_002, 19.999_998]
+            var out = [Float](repeating: .nan, count: xs.count)
+            softplus(xs, &out, count: xs.count)
+            for (i, x) in xs.enumerated() {
+                let expected = x > 20 ? Double(x) : Double.log(onePlus: Double.exp(Double(x)))
+                // Below the normal range the tolerance is the least normal's ulp (vexp's floor).
+                let ulp = max(Double(Float(expected).ulp), Double(Float.leastNormalMagnitude.ulp))
+                assertClose(out[i], expected, tolerance: 4 * ulp, "softplus(\(x)) n \(n)")
+            }
+        }
+        var edges: [Float] = [.nan, -.infinity, .infinity, 0, -0.0]
+        softplus(edges, &edges, count: edges.count)
+        XCTAssertTrue(edges[0].isNaN)
+        XCTAssertEqual(edges[1], 0)
+        XCTAssertEqual(edges[2], .infinity)
+        XCTAssertEqual(edges[3], Float(Double.log(2.0)), accuracy: Float(Double.log(2.0)).ulp)
+        XCTAssertEqual(edges[4], Float(Double.log(2.0)), accuracy: Float(Double.log(2.0)).ulp)
+    }
+
     /// mul, add and axpy equal the element-wise scalar expressions bit for bit.
     func testArithmeticMatchesScalar() {
         var rng = SplitMix64(seed: 43)

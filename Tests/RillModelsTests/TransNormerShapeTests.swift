@@ -62,6 +62,10 @@ final class TransNormerShapeTests: XCTestCase {
         let step = try stepLogits(b, ids)
         XCTAssertTrue(pre.allSatisfy(\.isFinite))
         XCTAssertLessThanOrEqual(maxAbsDiff(pre[...], step[...]), 1e-4)
+        // Decode splits the heads over the pool: 4 threads give 6 heads as 2, 2, 2 (and one
+        // idle thread); each head's arithmetic is the same, so the bits are.
+        let c = Session(model: model, threads: 4, chunk: 16)
+        XCTAssertEqual(try stepLogits(c, ids), step)
     }
 
     /// At position 10,000,000 nothing overflows or underflows (only relative decays are used)

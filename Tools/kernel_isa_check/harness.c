@@ -1,6 +1,6 @@
-// Checks one build of the C integer kernels against a plain double-precision reference on odd
-// shapes (rows not a multiple of the 4-row pass, 1–24 blocks); prints the path it was built
-// for. Run by Tools/kernel_isa_check/run.sh for every instruction-set path.
+// Checks one build of the C kernels against a plain double-precision reference on odd shapes
+// (mat-vecs: rows not a multiple of the 4-row pass, 1–258 blocks; the scan: state sizes around
+// the 8-lane group); prints the path it was built for. Run by Tools/kernel_isa_check/run.sh for every instruction-set path.
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
@@ -36,6 +36,33 @@ int main(void) {
         for (int r = 0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; for (int i = 0; i < 32; i++) t += w8[(r*nb+b)*32+i] * x16[b*32+i]; ref += (double)t * ws[r*nb+b] * x16s[b]; }
             checks++; if (fabs(y[r] - ref) > 1e-4 * (fabs(ref) + 100)) { bad++; printf("q8q16 rows %d nb %d r %d: %f vs %f\n", rows, nb, r, y[r], ref); } }
         free(w8); free(w4); free(ws); free(xs); free(y); free(x8); free(x16); free(xf); free(x16s);
+    }
+    // Selective scan (generic vectors, fused multiply-adds where the target has them): state
+    // sizes below, at and past the 8-lane group, against a double-precision recurrence.
+    int nList[] = {1, 5, 8, 16, 19};
+    for (int ni = 0; ni < 5; ni++) {
+        const int n = nList[ni], ch = 7, steps = 20;
+        float *h = calloc(ch * n, 4), *a = malloc(ch * n * 4), *b = malloc(n * 4), *c = malloc(n * 4);
+        float *dl = malloc(ch * 4), *d = malloc(ch * 4), *u = malloc(ch * 4), *y = malloc(ch * 4);
+        double *href = calloc(ch * n, sizeof(double));
+        for (int i = 0; i < ch * n; i++) a[i] = -(float)((rnd() % 1600) / 100.0 + 0.01);
+        for (int i = 0; i < ch; i++) d[i] = (rnd() % 200) / 100.0f - 1;
+        for (int t = 0; t < steps; t++) {
+            for (int i = 0; i < n; i++) { b[i] = (rnd() % 200) / 100.0f - 1; c[i] = (rnd() % 200) / 100.0f - 1; }
+            for (int i = 0; i < ch; i++) { dl[i] = (rnd() % 300) / 1000.0f; u[i] = (rnd() % 200) / 100.0f - 1; }
+            rill_selective_scan_step(h, dl, a, b, c, d, u, y, n, 0, ch);
+            for (int k = 0; k < ch; k++) {
+                double yr = 0;
+                for (int j = 0; j < n; j++) {
+                    href[k * n + j] = exp((double)dl[k] * a[k * n + j]) * href[k * n + j] + (double)dl[k] * b[j] * u[k];
+                    yr += href[k * n + j] * c[j];
+                }
+                yr += (double)d[k] * u[k];
+                checks++;
+                if (fabs(y[k] - yr) > 1e-5 * (fabs(yr) + 1)) { bad++; printf("scan n %d step %d ch %d: %f vs %f\n", n, t, k, y[k], yr); }
+            }
+        }
+        free(h); free(a); free(b); free(c); free(dl); free(d); free(u); free(y); free(href);
     }
     printf("%s: %d checks, %d bad\n", rill_kernels_isa(), checks, bad);
     return bad != 0;

@@ -1,6 +1,7 @@
-// Integer dot-product mat-vec kernels that Swift's SIMD types cannot express: they need the
-// byte multiply-add instructions (x86 vpmaddubsw / vpdpbusd, arm64 sdot), which LLVM does not
-// form from widening multiplies. Everything else stays in Swift (RillKernels).
+// Kernels that Swift's SIMD types cannot express well: the integer dot-product mat-vecs need
+// the byte multiply-add instructions (x86 vpmaddubsw / vpdpbusd, arm64 sdot), which LLVM does
+// not form from widening multiplies; the selective scan needs fused multiply-adds where the
+// target has them (selective_scan.c says why). Everything else stays in Swift (RillKernels).
 //
 // Layout (Formats/rill.md §6): a matrix of `rows` rows, each `nb` blocks of 32 elements.
 // int8 weights: 32 signed bytes per block; int4: 16 bytes per block, byte i holding element i
@@ -41,6 +42,12 @@ void rill_quantize_q16(const float *x, size_t cols, int16_t *q, float *scales);
 /// fixtures' int8 arg-max agreement 0.3–0.6 points.
 void rill_matvec_q8_q16(const int8_t *wq, const float *ws, const int16_t *xq, const float *xs,
                         size_t nb, size_t r0, size_t r1, float *y);
+
+/// One token of Mamba's selective scan for channels [c0, c1) (RillKernels'
+/// `selectiveScanStep` documents the maths and arguments): state [channels, n] row-major,
+/// updated in place; y[ch] = Σ_j h[ch, j] · c[j] + d[ch] · u[ch]. Any n ≥ 1; y may alias u.
+void rill_selective_scan_step(float *state, const float *delta, const float *a, const float *b, const float *c,
+                              const float *d, const float *u, float *y, size_t n, size_t c0, size_t c1);
 
 /// The instruction set the kernels were compiled for ("avx512vnni", "avxvnni", "avx2",
 /// "neon-dotprod", "neon", "scalar").
