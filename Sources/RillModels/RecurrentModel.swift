@@ -18,8 +18,15 @@ public protocol RecurrentModel: AnyObject, Sendable {
     /// A fresh context (zero state at position 0) whose prefill processes up to `chunk` tokens
     /// per pass, with scratch for a pool of `threads` threads.
     func makeContext(chunk: Int, threads: Int) -> ModelContext
-    /// Bytes of weights one decoded token reads (every matrix once, embedding row excluded).
+    /// Bytes of weights one decoded token reads (see ``weightBytesReadPerToken(_:untiedEmbedding:)``).
     var weightBytesPerToken: Int { get }
+}
+
+/// Bytes of weights one decoded token reads: every tensor of the file once — the matrices and
+/// the f32 vectors alike (Mamba-130M's A alone is 2.4 MB) — except an embedding table that is
+/// not also the LM head, of which a token reads one row (not counted).
+func weightBytesReadPerToken(_ file: RillFile, untiedEmbedding: String?) -> Int {
+    file.tensors.reduce(0) { $0 + ($1.name == untiedEmbedding ? 0 : Int($1.length)) }
 }
 
 /// One sequence's recurrent state and scratch. Nothing in it grows with the number of tokens.
@@ -28,6 +35,9 @@ public protocol ModelContext: AnyObject {
     var position: Int { get }
     /// Bytes of recurrent state (what a state file must hold).
     var stateBytes: Int { get }
+    /// Bytes of state the next decode step reads (and writes back): all of it for Mamba and
+    /// TransNormerLLM; for SAMBA the Mamba states and the K/V of the positions in the window.
+    var stateBytesReadPerStep: Int { get }
     /// Back to the empty sequence.
     func reset()
     /// Consumes one token and writes the next-token logits (`vocabSize` floats).

@@ -86,4 +86,7 @@ public final class Session {
 
     /// Bytes of recurrent state.
     public var stateBytes: Int { context.stateBytes }
+
+    /// Bytes of state the next decode step reads (and writes back).
+    public var stateBytesReadPerStep: Int { context.stateBytesReadPerStep }
 }

@@ -38,10 +38,6 @@ struct MambaMixerWeights: @unchecked Sendable {
         outProj = try file.tensor(p + "out_proj.weight", shape: [d, e])
         outBias = bias ? try FloatTensor.load(file, p + "out_proj.bias", shape: [d]) : nil
     }
-
-    var matrixBytes: Int {
-        inProj.layout.byteCount + xProj.layout.byteCount + dtProj.layout.byteCount + outProj.layout.byteCount
-    }
 }
 
 /// One Mamba mixer's recurrent state: the last K−1 conv inputs and the SSM state, f32.

@@ -42,7 +42,7 @@ public final class MambaModel: RecurrentModel, @unchecked Sendable {
     public var vocabSize: Int { c.vocabSize }
 
     public var weightBytesPerToken: Int {
-        mixers.reduce(0) { $0 + $1.matrixBytes } + head.layout.byteCount
+        weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "backbone.embeddings.weight")
     }
 
     public func makeContext(chunk: Int, threads: Int) -> ModelContext { MambaContext(model: self, chunk: chunk, threads: threads) }
@@ -77,6 +77,8 @@ final class MambaContext: ModelContext {
     }
 
     var stateBytes: Int { states.reduce(0) { $0 + $1.bytes } }
+
+    var stateBytesReadPerStep: Int { stateBytes }
 
     func reset() {
         for s in states { s.reset() }

@@ -74,14 +74,7 @@ public final class SambaModel: RecurrentModel, @unchecked Sendable {
     public var vocabSize: Int { c.vocabSize }
 
     public var weightBytesPerToken: Int {
-        layers.reduce(0) { acc, l in
-            var b = l.gate.layout.byteCount + l.up.layout.byteCount + l.down.layout.byteCount
-            switch l.mixer {
-            case let .mamba(w): b += w.matrixBytes
-            case let .attention(a): b += a.q.layout.byteCount + a.k.layout.byteCount + a.v.layout.byteCount + a.o.layout.byteCount
-            }
-            return acc + b
-        } + head.layout.byteCount
+        weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "backbone.embeddings.weight")
     }
 
     public func makeContext(chunk: Int, threads: Int) -> ModelContext { SambaContext(model: self, chunk: chunk, threads: threads) }
@@ -145,6 +138,13 @@ final class SambaContext: ModelContext {
 
     var stateBytes: Int {
         mambaStates.reduce(0) { $0 + ($1?.bytes ?? 0) } + rings.reduce(0) { $0 + ($1?.bytes ?? 0) }
+    }
+
+    /// The rings' valid slots only: before the window fills, a step attends to `position` keys.
+    var stateBytesReadPerStep: Int {
+        let slots = min(position + 1, model.c.windowSize)
+        return mambaStates.reduce(0) { $0 + ($1?.bytes ?? 0) }
+            + rings.reduce(0) { $0 + ($1.map { 2 * slots * $0.kvDim * 4 } ?? 0) }
     }
 
     func reset() {

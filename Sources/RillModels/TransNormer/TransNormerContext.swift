@@ -50,6 +50,8 @@ final class TransNormerContext: ModelContext {
 
     var stateBytes: Int { kv.reduce(0) { $0 + $1.count * 4 } }
 
+    var stateBytesReadPerStep: Int { stateBytes }
+
     func reset() {
         for b in kv { b.zero() }
         position = 0

@@ -58,10 +58,7 @@ public final class TransNormerModel: RecurrentModel, @unchecked Sendable {
     public var vocabSize: Int { c.vocabSize }
 
     public var weightBytesPerToken: Int {
-        layers.reduce(0) { acc, l in
-            acc + l.qkvu.layout.byteCount + l.outProj.layout.byteCount + l.l1.layout.byteCount
-                + l.l2.layout.byteCount + l.l3.layout.byteCount
-        } + head.layout.byteCount
+        weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "model.embed_tokens.weight")
     }
 
     public func makeContext(chunk: Int, threads: Int) -> ModelContext { TransNormerContext(model: self, chunk: chunk, threads: threads) }
