@@ -94,31 +94,4 @@ final class MatVecQ8Tests: XCTestCase {
         let q = quantized([Float](repeating: Float.leastNormalMagnitude / 1000, count: 32))
         XCTAssertTrue((0..<32).allSatisfy { q.quants[$0] == 0 })
     }
-
-    /// Quantising block ranges one call each (as the fused decode tasks do, each on its own
-    /// channels) gives the bits of one whole-vector quantisation, partial last block included.
-    func testBlockRangesEqualWholeQuantisation() {
-        var rng = SplitMix64(seed: 29)
-        for cols in [1, 31, 33, 100, 257] {
-            let x = rng.floats(cols, scale: 3)
-            let whole = ActivationsQ8(maxCols: cols), parts = ActivationsQ8(maxCols: cols)
-            let nb = (cols + 31) / 32
-            let guarded = x + [Float](repeating: .nan, count: 64)
-            guarded.withUnsafeBufferPointer { p in
-                whole.quantize(p.baseAddress!, cols: cols)
-                parts.begin(cols: cols)
-                var b = 0
-                while b < nb {
-                    let end = min(nb, b + 1 + b % 2)  // ranges of 1 and 2 blocks
-                    parts.quantizeBlocks(p.baseAddress!, b..<end)
-                    b = end
-                }
-            }
-            XCTAssertEqual(parts.cols, cols)
-            XCTAssertEqual(Array(UnsafeBufferPointer(start: parts.scales, count: nb)),
-                           Array(UnsafeBufferPointer(start: whole.scales, count: nb)), "cols \(cols)")
-            XCTAssertEqual(Array(UnsafeBufferPointer(start: parts.quants, count: nb * 32)),
-                           Array(UnsafeBufferPointer(start: whole.quants, count: nb * 32)), "cols \(cols)")
-        }
-    }
 }
