@@ -22,7 +22,7 @@ final class Workspace {
     /// `threads` tiles of `tileFloats` floats.
     let tiles: Buffer
     let tileFloats: Int
-    /// The input of ``matVec(_:_:_:ws:pool:)``, and of fused steps' even mat-vecs.
+    /// The input of ``matVec(_:_:_:ws:pool:)``, and one of the two a fused step alternates.
     let input: MatVecInput
     /// The input a fused step prepares while `input` is still being read.
     let nextInput: MatVecInput
@@ -50,7 +50,8 @@ final class MatVecInput {
         q16 = ActivationsQ16(maxCols: maxCols)
     }
 
-    /// Starts an input of `w.cols` elements for `w`; tasks then call ``quantize(for:_:blocks:)``.
+    /// Starts an input of `w.cols` elements for `w`; tasks then call
+    /// ``quantize(for:_:elements:)``.
     func begin(for w: TensorView) {
         switch w.type {
         case .int4: q8.begin(cols: w.cols)
@@ -59,8 +60,12 @@ final class MatVecInput {
         }
     }
 
-    /// Blocks `blocks` (32 elements each) of `x`; disjoint ranges may run at once.
-    func quantize(for w: TensorView, _ x: UnsafePointer<Float>, blocks: Range<Int>) {
+    /// Elements `elements` of `x` (starting at a multiple of 32, so that a range covers whole
+    /// blocks; the vector's end may close a partial one). Disjoint ranges may run at once.
+    func quantize(for w: TensorView, _ x: UnsafePointer<Float>, elements: Range<Int>) {
+        let bs = QuantType.blockSize
+        precondition(elements.lowerBound % bs == 0, "\(w.name): input range \(elements) does not start a block")
+        let blocks = (elements.lowerBound / bs)..<((elements.upperBound + bs - 1) / bs)
         switch w.type {
         case .int4: q8.quantizeBlocks(x, blocks)
         case .int8: q16.quantizeBlocks(x, blocks)
@@ -95,11 +100,9 @@ final class MatVecInput {
 /// activations (int8 activations cost the tiny fixtures 0.3–0.6 points of int8 arg-max
 /// agreement; int16's rounding is 256× smaller). f32/f16 stay float.
 func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, ws: Workspace, pool: ThreadPool) {
-    switch w.type {
-    case .int4: matVecParallel(pool: pool, w: w, x: x, y: y, scratch: ws.input.q8)
-    case .int8: matVecParallel(pool: pool, w: w, x: x, y: y, scratch: ws.input.q16)
-    case .f32, .f16: matVecParallel(pool: pool, w: w, x: x, y: y)
-    }
+    ws.input.begin(for: w)
+    ws.input.quantize(for: w, x, elements: 0..<w.cols)
+    ws.input.matVec(w, x, y, pool: pool)
 }
 
 /// `c (t, w.rows) = a (t, w.cols) · Wᵀ` through dequantised tiles and OpenBLAS, rows split

@@ -136,14 +136,14 @@ func mambaMixerStep(
     let xz = sc.xz.pointer, dbc = sc.dbc.pointer, dt = sc.dt.pointer, y = sc.y.pointer
     let first = sc.ws.input, second = sc.ws.nextInput
     first.begin(for: w.inProj)
-    first.quantize(for: w.inProj, x, blocks: 0..<(w.inProj.cols + bs - 1) / bs)
+    first.quantize(for: w.inProj, x, elements: 0..<w.inProj.cols)
     second.begin(for: w.xProj)
     pool.parallelRows(total: e, alignment: bs, InProjConvTask(w: w, window: s.conv.pointer, x: x, input: first, next: second, xz: xz))
     second.matVec(w.xProj, xz, dbc, pool: pool)
     // δ (R values) quantised once here for dt_proj's rows in the scan tasks: x_proj's input is
     // no longer needed. (dt_proj in float on each thread was 5 % of Mamba-130M decode.)
     second.begin(for: w.dtProj)
-    second.quantize(for: w.dtProj, dbc, blocks: 0..<(r + bs - 1) / bs)
+    second.quantize(for: w.dtProj, dbc, elements: 0..<r)
     first.begin(for: w.outProj)
     pool.parallelRows(total: e, alignment: bs, ScanTask(
         state: s.ssm.pointer, dt: dt, dtBias: w.dtBias.pointer, a: w.a.pointer, dbc: dbc, dSkip: w.dSkip.pointer,
@@ -165,7 +165,7 @@ struct InProjConvTask: ParallelRowsTask {
     let xz: UnsafeMutablePointer<Float>
 
     func run(rows channels: Range<Int>) {
-        let e = w.e, width = channels.count, bs = QuantType.blockSize
+        let e = w.e, width = channels.count
         input.matVec(w.inProj, x, xz, rows: channels)
         input.matVec(w.inProj, x, xz, rows: (e + channels.lowerBound)..<(e + channels.upperBound))
         if let b = w.inBias {
@@ -174,7 +174,7 @@ struct InProjConvTask: ParallelRowsTask {
         }
         convStep(window: window, weight: w.convW.pointer, bias: w.convB?.pointer, input: xz, output: xz,
                  kernelSize: w.k, channels: channels)
-        next.quantize(for: w.xProj, xz, blocks: (channels.lowerBound / bs)..<((channels.upperBound + bs - 1) / bs))
+        next.quantize(for: w.xProj, xz, elements: channels)
     }
 }
 
@@ -214,9 +214,6 @@ struct ScanTask: ParallelRowsTask {
             silu(zi, count: width)
             mulInPlace(y + i * e + c0, zi, count: width)
         }
-        if let step {
-            let bs = QuantType.blockSize
-            step.outInput.quantize(for: step.outProj, y, blocks: (c0 / bs)..<((range.upperBound + bs - 1) / bs))
-        }
+        if let step { step.outInput.quantize(for: step.outProj, y, elements: range) }
     }
 }

@@ -136,15 +136,13 @@ final class SambaContext: ModelContext {
 
     deinit { stepToken.deallocate() }
 
-    var stateBytes: Int {
-        mambaStates.reduce(0) { $0 + ($1?.bytes ?? 0) } + rings.reduce(0) { $0 + ($1?.bytes ?? 0) }
-    }
+    var stateBytes: Int { stateBytes(ringSlots: model.c.windowSize) }
 
     /// The rings' valid slots only: before the window fills, a step attends to `position` keys.
-    var stateBytesReadPerStep: Int {
-        let slots = min(position + 1, model.c.windowSize)
-        return mambaStates.reduce(0) { $0 + ($1?.bytes ?? 0) }
-            + rings.reduce(0) { $0 + ($1.map { 2 * slots * $0.kvDim * 4 } ?? 0) }
+    var stateBytesReadPerStep: Int { stateBytes(ringSlots: min(position + 1, model.c.windowSize)) }
+
+    private func stateBytes(ringSlots: Int) -> Int {
+        mambaStates.reduce(0) { $0 + ($1?.bytes ?? 0) } + rings.reduce(0) { $0 + ($1?.bytes(slots: ringSlots) ?? 0) }
     }
 
     func reset() {

@@ -29,7 +29,8 @@ public final class KVRing {
         values.initialize(repeating: 0, count: window * kvDim)
     }
 
-    var bytes: Int { 2 * window * kvDim * 4 }
+    /// Bytes of the keys and values of `slots` positions (`window` for the whole ring).
+    func bytes(slots: Int) -> Int { 2 * slots * kvDim * 4 }
 }
 
 /// Rotary embedding as GPT-NeoX / fla's `RotaryEmbedding` (not interleaved): for pairs
