@@ -12,27 +12,37 @@ func mambaPlan(_ c: MambaConfig, _ src: SourceReader) throws -> [PlannedTensor] 
     for i in 0..<c.numLayers {
         let p = "backbone.layers.\(i)."
         plan.append(try src.copy(p + "norm.weight", [d], .keepF32))
-        plan.append(try src.copy(p + "mixer.in_proj.weight", [2 * e, d], .projection))
-        if c.useBias { plan.append(try src.copy(p + "mixer.in_proj.bias", [2 * e], .keepF32)) }
-        let convName = p + "mixer.conv1d.weight"
-        try src.require(convName, [e, 1, k])
-        plan.append(PlannedTensor(name: convName, shape: [e, k], role: .keepF32) { try src.values(convName, [e, 1, k]) })
-        if c.useConvBias { plan.append(try src.copy(p + "mixer.conv1d.bias", [e], .keepF32)) }
-        plan.append(try src.copy(p + "mixer.x_proj.weight", [r + 2 * n, e], .projection))
-        plan.append(try src.copy(p + "mixer.dt_proj.weight", [e, r], .projection))
-        plan.append(try src.copy(p + "mixer.dt_proj.bias", [e], .keepF32))
-        let aLog = p + "mixer.A_log"
-        try src.require(aLog, [e, n])
-        plan.append(PlannedTensor(name: p + "mixer.A", shape: [e, n], role: .keepF32) {
-            try src.values(aLog, [e, n]).map { -Float(exp(Double($0))) }
-        })
-        plan.append(try src.copy(p + "mixer.D", [e], .keepF32))
-        plan.append(try src.copy(p + "mixer.out_proj.weight", [d, e], .projection))
-        if c.useBias { plan.append(try src.copy(p + "mixer.out_proj.bias", [d], .keepF32)) }
+        plan += try mambaMixerPlan(src, prefix: p + "mixer.", d: d, e: e, n: n, r: r, k: k, bias: c.useBias, convBias: c.useConvBias)
     }
     plan.append(try src.copy("backbone.norm_f.weight", [d], .keepF32))
     if !c.tieWordEmbeddings {
         plan.append(try src.copy("lm_head.weight", [c.vocabSize, d], .head))
     }
+    return plan
+}
+
+/// The tensors of one Mamba mixer under `prefix` (`backbone.layers.i.mixer.`), shared by Mamba
+/// and SAMBA's Mamba layers: d model width, e inner width, n state size, r dt rank, k conv width.
+func mambaMixerPlan(
+    _ src: SourceReader, prefix p: String, d: Int, e: Int, n: Int, r: Int, k: Int, bias: Bool, convBias: Bool
+) throws -> [PlannedTensor] {
+    var plan: [PlannedTensor] = []
+    plan.append(try src.copy(p + "in_proj.weight", [2 * e, d], .projection))
+    if bias { plan.append(try src.copy(p + "in_proj.bias", [2 * e], .keepF32)) }
+    let convName = p + "conv1d.weight"
+    try src.require(convName, [e, 1, k])
+    plan.append(PlannedTensor(name: convName, shape: [e, k], role: .keepF32) { try src.values(convName, [e, 1, k]) })
+    if convBias { plan.append(try src.copy(p + "conv1d.bias", [e], .keepF32)) }
+    plan.append(try src.copy(p + "x_proj.weight", [r + 2 * n, e], .projection))
+    plan.append(try src.copy(p + "dt_proj.weight", [e, r], .projection))
+    plan.append(try src.copy(p + "dt_proj.bias", [e], .keepF32))
+    let aLog = p + "A_log"
+    try src.require(aLog, [e, n])
+    plan.append(PlannedTensor(name: p + "A", shape: [e, n], role: .keepF32) {
+        try src.values(aLog, [e, n]).map { -Float(exp(Double($0))) }
+    })
+    plan.append(try src.copy(p + "D", [e], .keepF32))
+    plan.append(try src.copy(p + "out_proj.weight", [d, e], .projection))
+    if bias { plan.append(try src.copy(p + "out_proj.bias", [d], .keepF32)) }
     return plan
 }

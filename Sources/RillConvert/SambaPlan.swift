@@ -24,23 +24,7 @@ func sambaPlan(_ c: SambaConfig, _ src: SourceReader) throws -> [PlannedTensor] 
             }
             plan.append(try src.copy(p + "mixer.o_proj.weight", [d, qd], .projection))
         } else {
-            plan.append(try src.copy(p + "mixer.in_proj.weight", [2 * e, d], .projection))
-            if c.useBias { plan.append(try src.copy(p + "mixer.in_proj.bias", [2 * e], .keepF32)) }
-            let convName = p + "mixer.conv1d.weight"
-            try src.require(convName, [e, 1, k])
-            plan.append(PlannedTensor(name: convName, shape: [e, k], role: .keepF32) { try src.values(convName, [e, 1, k]) })
-            if c.useConvBias { plan.append(try src.copy(p + "mixer.conv1d.bias", [e], .keepF32)) }
-            plan.append(try src.copy(p + "mixer.x_proj.weight", [r + 2 * n, e], .projection))
-            plan.append(try src.copy(p + "mixer.dt_proj.weight", [e, r], .projection))
-            plan.append(try src.copy(p + "mixer.dt_proj.bias", [e], .keepF32))
-            let aLog = p + "mixer.A_log"
-            try src.require(aLog, [e, n])
-            plan.append(PlannedTensor(name: p + "mixer.A", shape: [e, n], role: .keepF32) {
-                try src.values(aLog, [e, n]).map { -Float(exp(Double($0))) }
-            })
-            plan.append(try src.copy(p + "mixer.D", [e], .keepF32))
-            plan.append(try src.copy(p + "mixer.out_proj.weight", [d, e], .projection))
-            if c.useBias { plan.append(try src.copy(p + "mixer.out_proj.bias", [d], .keepF32)) }
+            plan += try mambaMixerPlan(src, prefix: p + "mixer.", d: d, e: e, n: n, r: r, k: k, bias: c.useBias, convBias: c.useConvBias)
         }
         plan.append(try src.copy(p + "mlp_norm.weight", [d], .keepF32))
         plan.append(try src.copy(p + "mlp.gate_proj.weight", [m, d], .projection))

@@ -8,54 +8,17 @@ import RillFormat
 // points (mamba-tiny 99.3 → 99.0 %, samba-tiny 97.5 → 96.6 %); int16's is 256× smaller and
 // left every golden test where float activations had it.
 
-/// Activations quantised to int16 blocks of 32, owned here, allocated once for up to
-/// `maxCols` elements: `x[j] ≈ quants[j] · scales[j / 32]`, `quants` zero past `cols`.
-public final class ActivationsQ16: @unchecked Sendable {
-    /// Largest `cols` this buffer holds.
-    public let maxCols: Int
-    /// Elements quantised by the last ``quantize(_:cols:)``.
-    public private(set) var cols: Int = 0
-    /// `ceil(maxCols / 32) · 32` quants, 64-byte aligned.
-    public let quants: UnsafeMutablePointer<Int16>
-    /// `ceil(maxCols / 32)` scales.
-    public let scales: UnsafeMutablePointer<Float>
-
-    public init(maxCols: Int) {
-        precondition(maxCols > 0)
-        self.maxCols = maxCols
-        (quants, scales) = allocateActivationBlocks(maxCols: maxCols)
-    }
-
-    deinit {
-        quants.deallocate()
-        scales.deallocate()
-    }
-
-    /// Quantises `x[0..<cols]`: per block `d = max|x| / 32767`, `q = round(x / d)` (ties to
-    /// even), reading nothing past `cols`. A block whose `d` is below `Float.leastNormalMagnitude`
-    /// quantises to zeros; a block holding ±∞ or NaN gets a NaN scale, so every row's result
-    /// is NaN, as with ``matVec(_:_:_:rows:)``.
-    public func quantize(_ x: UnsafePointer<Float>, cols: Int) {
-        begin(cols: cols)
-        rill_quantize_q16(x, cols, quants, scales)
-    }
-
-    /// As ``ActivationsQ8/begin(cols:)``.
-    public func begin(cols: Int) {
-        precondition(cols > 0 && cols <= maxCols, "cols \(cols) outside 1...\(maxCols)")
-        self.cols = cols
-    }
-
-    /// As ``ActivationsQ8/quantizeBlocks(_:_:)``: blocks `blocks` of `x` only, with the `cols`
-    /// of the last ``begin(cols:)``; tasks on disjoint block ranges may run at once.
-    public func quantizeBlocks(_ x: UnsafePointer<Float>, _ blocks: Range<Int>) {
-        let bs = QuantType.blockSize
-        precondition(blocks.lowerBound >= 0 && blocks.upperBound <= (cols + bs - 1) / bs, "blocks \(blocks) past \(cols) elements")
-        if blocks.isEmpty { return }
-        let first = blocks.lowerBound * bs
-        rill_quantize_q16(x + first, min(cols, blocks.upperBound * bs) - first, quants + first, scales + blocks.lowerBound)
+/// int16 activation blocks: `d = max|x| / 32767`, `q = round(x / d)` (ties to even).
+public enum Int16ActivationQuant: ActivationQuant {
+    public static func quantize(
+        _ x: UnsafePointer<Float>, count: Int, quants: UnsafeMutablePointer<Int16>, scales: UnsafeMutablePointer<Float>
+    ) {
+        rill_quantize_q16(x, count, quants, scales)
     }
 }
+
+/// Activations quantised to int16 blocks of 32 (see ``QuantisedActivations``).
+public typealias ActivationsQ16 = QuantisedActivations<Int16ActivationQuant>
 
 /// `y[r] = Σ_b (d_w[r, b] · d_x[b]) · Σ_{i<32} q_w[r, b, i] · q_x[b, i]` for `r` in `rows`:
 /// int8 weights `W (rows, cols)` times the ``ActivationsQ16`` of `x (cols,)`.

@@ -32,53 +32,14 @@ import RillFormat
 
 // MARK: - Quantised activations
 
-/// Activations quantised to int8 blocks of 32, owned here, allocated once for up to
-/// `maxCols` elements: `x[j] ≈ quants[j] · scales[j / 32]`, `quants` zero past `cols`.
-public final class ActivationsQ8: @unchecked Sendable {
-    /// Largest `cols` this buffer holds.
-    public let maxCols: Int
-    /// Elements quantised by the last ``quantize(_:cols:)``.
-    public private(set) var cols: Int = 0
-    /// `ceil(maxCols / 32) · 32` quants, 64-byte aligned.
-    public let quants: UnsafeMutablePointer<Int8>
-    /// `ceil(maxCols / 32)` scales.
-    public let scales: UnsafeMutablePointer<Float>
-
-    public init(maxCols: Int) {
-        precondition(maxCols > 0)
-        self.maxCols = maxCols
-        (quants, scales) = allocateActivationBlocks(maxCols: maxCols)
-    }
-
-    deinit {
-        quants.deallocate()
-        scales.deallocate()
-    }
-
-    /// Quantises `x[0..<cols]` as ``quantizeRowInt8(_:quants:scales:)`` does (`d = max|x|/127`,
-    /// `q = round(x/d)`, ties to even), reading nothing past `cols`. A block whose `d` is below
-    /// `Float.leastNormalMagnitude` quantises to zeros. A block holding ±∞ or NaN gets a NaN
-    /// scale, so every row's result is NaN, as with ``matVec(_:_:_:rows:)``.
-    public func quantize(_ x: UnsafePointer<Float>, cols: Int) {
-        begin(cols: cols)
-        quantizeBlocks(x, 0..<(cols + QuantType.blockSize - 1) / QuantType.blockSize)
-    }
-
-    /// Starts a quantisation of `cols` elements that tasks complete with ``quantizeBlocks(_:_:)``
-    /// (each on its own blocks), so that the layer step producing `x` can quantise it too.
-    /// Call on the thread that then runs the mat-vec, before the tasks.
-    public func begin(cols: Int) {
-        precondition(cols > 0 && cols <= maxCols, "cols \(cols) outside 1...\(maxCols)")
-        self.cols = cols
-    }
-
-    /// Quantises the blocks `blocks` of `x` (elements `32·b ..< min(cols, 32·b + 32)`) as
-    /// ``quantize(_:cols:)`` does, with the `cols` of the last ``begin(cols:)``. Tasks on
-    /// disjoint block ranges may run at once: each writes only its blocks.
-    public func quantizeBlocks(_ x: UnsafePointer<Float>, _ blocks: Range<Int>) {
+/// int8 activation blocks, as ``quantizeRowInt8(_:quants:scales:)`` quantises weights:
+/// `d = max|x| / 127`, `q = round(x / d)` (ties to even).
+public enum Int8ActivationQuant: ActivationQuant {
+    public static func quantize(
+        _ x: UnsafePointer<Float>, count cols: Int, quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
+    ) {
         let bs = QuantType.blockSize
-        precondition(blocks.lowerBound >= 0 && blocks.upperBound <= (cols + bs - 1) / bs, "blocks \(blocks) past \(cols) elements")
-        if blocks.isEmpty { return }
+        let blocks = 0..<((cols + bs - 1) / bs)
         let tail = blocks.upperBound * bs > cols ? tailActivations(x, cols: cols) : ActivationBlock(v: (.zero, .zero, .zero, .zero))
         for b in blocks {
             let xb = b * bs + bs <= cols ? loadActivations(x, at: b * bs) : tail
@@ -102,18 +63,8 @@ public final class ActivationsQ8: @unchecked Sendable {
     }
 }
 
-/// Zeroed storage for quantised activations of up to `maxCols` elements: `ceil(maxCols / 32)
-/// · 32` quants, 64-byte aligned, and one scale per block. Shared by ``ActivationsQ8`` and
-/// ``ActivationsQ16``; the caller deallocates both.
-func allocateActivationBlocks<Q: FixedWidthInteger>(maxCols: Int) -> (UnsafeMutablePointer<Q>, UnsafeMutablePointer<Float>) {
-    let nb = (maxCols + QuantType.blockSize - 1) / QuantType.blockSize
-    let quants = UnsafeMutableRawPointer.allocate(byteCount: nb * QuantType.blockSize * MemoryLayout<Q>.stride, alignment: 64)
-        .bindMemory(to: Q.self, capacity: nb * QuantType.blockSize)
-    quants.initialize(repeating: 0, count: nb * QuantType.blockSize)
-    let scales = UnsafeMutablePointer<Float>.allocate(capacity: nb)
-    scales.initialize(repeating: 0, count: nb)
-    return (quants, scales)
-}
+/// Activations quantised to int8 blocks of 32 (see ``QuantisedActivations``).
+public typealias ActivationsQ8 = QuantisedActivations<Int8ActivationQuant>
 
 /// `|v[i]|`, by clearing the sign bits.
 @inline(__always)

@@ -29,22 +29,11 @@ extension ByteLevelBPETokenizer {
         let model = json.model
 
         let v = try IndexedVocabulary(vocab: model.vocab, addedTokens: json.addedTokens ?? [])
-        let vocab = v.vocab, added = v.added, idToToken = v.idToToken, addedTokenIDs = v.addedTokenIDs
-
-        self.vocabSize = v.vocabSize
-        self.addedTokens = v.added
-        self.vocab = vocab
-        self.idToToken = v.idToToken
-        self.addedTokenIDs = v.addedTokenIDs
-        self.special = v.special
+        let vocab = v.vocab, added = v.added
+        self.vocabulary = v
         self.merges = try Self.merges(model.merges, vocab: vocab)
         self.byteSymbol = (0..<256).map { vocab[String(ByteUnicodeMap.scalar[$0])] ?? -1 }
-        if let unk = model.unkToken {
-            guard let id = vocab[unk] else { throw .unknownToken(field: "model.unk_token", token: unk) }
-            self.unknownID = id
-        } else {
-            self.unknownID = nil
-        }
+        self.unknownID = try v.unknownID(model.unkToken)
         self.fuseUnknown = model.fuseUnk ?? false
         self.ignoreMerges = model.ignoreMerges ?? false
 
@@ -56,23 +45,12 @@ extension ByteLevelBPETokenizer {
         self.normalizedMatcher = AddedTokenMatcher(added.filter(\.normalized).map {
             (nfc ? NFC.normalize($0.content) : $0.content, $0)
         })
-        self.decodeTable = TokenBytesTable(byteLevelTokens: idToToken)
+        self.decodeTable = TokenBytesTable(byteLevelTokens: v.idToToken)
 
-        let specials = added.filter(\.isSpecial)
-        func find(_ name: String?, field: String, defaults: [String]) throws(TokenizerError) -> Int32? {
-            if let name {
-                guard let id = addedTokenIDs[name] ?? vocab[name] else { throw .unknownToken(field: field, token: name) }
-                return id
-            }
-            for spelling in defaults {
-                if let token = specials.first(where: { $0.content == spelling }) { return token.id }
-            }
-            return nil
-        }
-        self.bosTokenID = try find(bosToken, field: "bos_token",
-                                   defaults: ["<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>", "<|endoftext|>"])
-        self.eosTokenID = try find(eosToken, field: "eos_token",
-                                   defaults: ["<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>"])
+        self.bosTokenID = try v.specialID(named: bosToken, field: "bos_token",
+                                            defaults: ["<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>", "<|endoftext|>"])
+        self.eosTokenID = try v.specialID(named: eosToken, field: "eos_token",
+                                            defaults: ["<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>"])
     }
 
     /// Loads from `Data`; see `init(tokenizerJSON: [UInt8], bosToken:eosToken:)`.
@@ -96,18 +74,7 @@ extension ByteLevelBPETokenizer {
 
         init(_ json: TokenizerJSON) throws(TokenizerError) {
             let model = json.model
-            guard model.type == "BPE" else {
-                throw .unsupported(field: "model.type", found: model.type, supported: ["BPE"])
-            }
-            if let dropout = model.dropout, dropout != 0 {
-                throw .unsupported(field: "model.dropout", found: "\(dropout)", supported: ["null", "0"])
-            }
-            if let prefix = model.continuingSubwordPrefix, !prefix.isEmpty {
-                throw .unsupported(field: "model.continuing_subword_prefix", found: prefix, supported: ["null"])
-            }
-            if let suffix = model.endOfWordSuffix, !suffix.isEmpty {
-                throw .unsupported(field: "model.end_of_word_suffix", found: suffix, supported: ["null"])
-            }
+            try model.checkPlainBPE()
             if model.byteFallback == true {
                 throw .unsupported(field: "model.byte_fallback", found: "true", supported: ["false"])
             }
@@ -198,5 +165,24 @@ extension ByteLevelBPETokenizer {
             merges.add(left, right, rank: Int32(rank), result: result)
         }
         return merges
+    }
+}
+
+extension ModelJSON {
+    /// What both `tokenizer.json` BPE loaders refuse: another model type, dropout, a
+    /// continuing-subword prefix or an end-of-word suffix.
+    func checkPlainBPE() throws(TokenizerError) {
+        guard type == "BPE" else {
+            throw .unsupported(field: "model.type", found: type, supported: ["BPE"])
+        }
+        if let dropout, dropout != 0 {
+            throw .unsupported(field: "model.dropout", found: "\(dropout)", supported: ["null", "0"])
+        }
+        if let prefix = continuingSubwordPrefix, !prefix.isEmpty {
+            throw .unsupported(field: "model.continuing_subword_prefix", found: prefix, supported: ["null"])
+        }
+        if let suffix = endOfWordSuffix, !suffix.isEmpty {
+            throw .unsupported(field: "model.end_of_word_suffix", found: suffix, supported: ["null"])
+        }
     }
 }

@@ -28,9 +28,9 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     // MARK: - Public facts
 
     /// One more than the largest id of the vocabulary or the added tokens.
-    public let vocabSize: Int
+    public var vocabSize: Int { vocabulary.vocabSize }
     /// The file's `added_tokens`, in file order.
-    public let addedTokens: [AddedToken]
+    public var addedTokens: [AddedToken] { vocabulary.added }
     /// BOS: named at load, or guessed from the special tokens (see `init`).
     public let bosTokenID: Int32?
     /// EOS: named at load, or guessed from the special tokens (see `init`).
@@ -38,12 +38,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     // MARK: - Model
 
-    /// Model vocabulary: spelling → id.
-    let vocab: [String: Int32]
-    /// `idToToken[id]`: added-token content, else vocabulary spelling, else nil; count vocabSize.
-    let idToToken: [String?]
-    /// Added-token content → id.
-    let addedTokenIDs: [String: Int32]
+    /// The vocabulary and added tokens, indexed by id.
+    let vocabulary: IndexedVocabulary
     let merges: BPEMerges
     /// `byteSymbol[b]`: id of the one-character token spelling byte `b`, or -1.
     let byteSymbol: [Int32]
@@ -64,8 +60,6 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     // MARK: - Decoding
 
     let decodeTable: TokenBytesTable
-    /// `special[id]`; count vocabSize.
-    let special: [Bool]
 
     // MARK: - Encoding
 
@@ -117,7 +111,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     /// One pre-token: one symbol per byte, then the merges.
     private func encodeWord(_ bytes: [UInt8], _ word: Range<Int>, into ids: inout [Int32], scratch: inout BPEScratch) {
-        if ignoreMerges, let id = vocab[ByteUnicodeMap.token(ofBytes: bytes[word])] {
+        if ignoreMerges, let id = vocabulary.vocab[ByteUnicodeMap.token(ofBytes: bytes[word])] {
             ids.append(id)
             return
         }
@@ -142,18 +136,17 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     /// The added-token content or vocabulary spelling of `id`; `nil` if unassigned or out of range.
     public func token(forID id: Int32) -> String? {
-        guard id >= 0 && Int(id) < vocabSize else { return nil }
-        return idToToken[Int(id)]
+        vocabulary.token(forID: id)
     }
 
     /// The id of an added token's content, else of a vocabulary spelling (`Ġthe`).
     public func id(forToken token: String) -> Int32? {
-        addedTokenIDs[token] ?? vocab[token]
+        vocabulary.id(forToken: token)
     }
 
     /// Whether `id` is a special added token; `false` out of range.
     public func isSpecialToken(_ id: Int32) -> Bool {
-        id >= 0 && Int(id) < vocabSize && special[Int(id)]
+        vocabulary.isSpecial(id)
     }
 
     /// Appends the bytes of `id` from the table built at load (nothing for unknown ids).

@@ -60,4 +60,37 @@ struct IndexedVocabulary {
         self.added = added
         self.addedTokenIDs = addedTokenIDs
     }
+
+    /// The token text of `id` (added tokens' content over the vocabulary's); nil if unassigned
+    /// or out of range.
+    func token(forID id: Int32) -> String? {
+        id >= 0 && Int(id) < vocabSize ? idToToken[Int(id)] : nil
+    }
+
+    /// The id of an added token's content, else of a vocabulary spelling.
+    func id(forToken token: String) -> Int32? { addedTokenIDs[token] ?? vocab[token] }
+
+    /// Whether `id` is a special added token; `false` out of range.
+    func isSpecial(_ id: Int32) -> Bool { id >= 0 && Int(id) < vocabSize && special[Int(id)] }
+
+    /// A BOS/EOS id: `name` (from `tokenizer_config.json`) when given, an error if it is neither
+    /// an added token nor in the vocabulary; else the first special added token among
+    /// `defaults`, else nil.
+    func specialID(named name: String?, field: String, defaults: [String]) throws(TokenizerError) -> Int32? {
+        if let name {
+            guard let id = id(forToken: name) else { throw .unknownToken(field: field, token: name) }
+            return id
+        }
+        for spelling in defaults {
+            if let token = added.first(where: { $0.isSpecial && $0.content == spelling }) { return token.id }
+        }
+        return nil
+    }
+
+    /// The id of `model.unk_token`, which must be in the vocabulary; nil when there is none.
+    func unknownID(_ unk: String?) throws(TokenizerError) -> Int32? {
+        guard let unk else { return nil }
+        guard let id = vocab[unk] else { throw .unknownToken(field: "model.unk_token", token: unk) }
+        return id
+    }
 }

@@ -27,24 +27,13 @@ extension MetaspaceBPETokenizer {
     init(json: TokenizerJSON, bosToken: String?, eosToken: String?) throws(TokenizerError) {
         typealias Bounds = ByteLevelBPETokenizer
         let model = json.model
-        guard model.type == "BPE" else {
-            throw .unsupported(field: "model.type", found: model.type, supported: ["BPE"])
-        }
-        if let dropout = model.dropout, dropout != 0 {
-            throw .unsupported(field: "model.dropout", found: "\(dropout)", supported: ["null", "0"])
-        }
-        if let prefix = model.continuingSubwordPrefix, !prefix.isEmpty {
-            throw .unsupported(field: "model.continuing_subword_prefix", found: prefix, supported: ["null"])
-        }
-        if let suffix = model.endOfWordSuffix, !suffix.isEmpty {
-            throw .unsupported(field: "model.end_of_word_suffix", found: suffix, supported: ["null"])
-        }
+        try model.checkPlainBPE()
         let normalizer = try Self.normalizerSteps(json.normalizer)
         let metaspace = try Self.metaspaceOptions(json.preTokenizer)
         let decoder = try DecoderChain(json.decoder)
 
         let v = try IndexedVocabulary(vocab: model.vocab, addedTokens: json.addedTokens ?? [])
-        let vocab = v.vocab, added = v.added, idToToken = v.idToToken, addedTokenIDs = v.addedTokenIDs
+        let vocab = v.vocab, added = v.added, idToToken = v.idToToken
         // Single-character tokens by scalar, for the byte fallback's first try.
         var scalarIDs: [UInt32: Int32] = [:]
         for (token, id) in vocab {
@@ -52,25 +41,15 @@ extension MetaspaceBPETokenizer {
             if scalars.count == 1, let s = scalars.first { scalarIDs[s.value] = id }
         }
 
-        self.vocabSize = v.vocabSize
-        self.addedTokens = v.added
-        self.vocab = vocab
+        self.vocabulary = v
         self.scalarIDs = scalarIDs
-        self.idToToken = v.idToToken
-        self.addedTokenIDs = v.addedTokenIDs
-        self.special = v.special
         self.merges = try Bounds.merges(model.merges, vocab: vocab)
         if model.byteFallback == true {
             self.byteIDs = (0..<256).map { vocab[Self.byteToken(UInt8($0))] ?? -1 }
         } else {
             self.byteIDs = [Int32](repeating: -1, count: 256)
         }
-        if let unk = model.unkToken {
-            guard let id = vocab[unk] else { throw .unknownToken(field: "model.unk_token", token: unk) }
-            self.unknownID = id
-        } else {
-            self.unknownID = nil
-        }
+        self.unknownID = try v.unknownID(model.unkToken)
         self.fuseUnknown = model.fuseUnk ?? false
         self.ignoreMerges = model.ignoreMerges ?? false
         self.normalizer = normalizer
@@ -86,10 +65,10 @@ extension MetaspaceBPETokenizer {
             : nil
         self.leadingSpacesToStrip = decoder.strip
 
-        self.bosTokenID = try Self.specialID(named: bosToken, field: "bos_token", added: added, vocab: vocab,
-                                             defaults: ["<s>", "<bos>", "<|begin_of_text|>"])
-        self.eosTokenID = try Self.specialID(named: eosToken, field: "eos_token", added: added, vocab: vocab,
-                                             defaults: ["</s>", "<eos>", "<|end_of_text|>"])
+        self.bosTokenID = try v.specialID(named: bosToken, field: "bos_token",
+                                            defaults: ["<s>", "<bos>", "<|begin_of_text|>"])
+        self.eosTokenID = try v.specialID(named: eosToken, field: "eos_token",
+                                            defaults: ["</s>", "<eos>", "<|end_of_text|>"])
     }
 
     /// Checks that `tokenizerJSON` would load. Performs the full load and discards it.
@@ -118,20 +97,6 @@ extension MetaspaceBPETokenizer {
         }
         guard let hi = digit(u[3]), let lo = digit(u[4]) else { return nil }
         return hi << 4 | lo
-    }
-
-    /// The id of the named token, else of the first special added token among `defaults`.
-    static func specialID(named name: String?, field: String, added: [AddedToken], vocab: [String: Int32],
-                          defaults: [String]) throws(TokenizerError) -> Int32? {
-        if let name {
-            if let token = added.first(where: { $0.content == name }) { return token.id }
-            guard let id = vocab[name] else { throw .unknownToken(field: field, token: name) }
-            return id
-        }
-        for spelling in defaults {
-            if let token = added.first(where: { $0.isSpecial && $0.content == spelling }) { return token.id }
-        }
-        return nil
     }
 
     // MARK: - Pipeline pieces

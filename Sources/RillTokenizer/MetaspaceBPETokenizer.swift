@@ -29,9 +29,9 @@ public struct MetaspaceBPETokenizer: Tokenizer {
     // MARK: - Public facts
 
     /// One more than the largest id of the vocabulary or the added tokens.
-    public let vocabSize: Int
+    public var vocabSize: Int { vocabulary.vocabSize }
     /// The file's `added_tokens`, in file order.
-    public let addedTokens: [AddedToken]
+    public var addedTokens: [AddedToken] { vocabulary.added }
     /// BOS: named at load, or guessed from the special tokens (`<s>`, …).
     public let bosTokenID: Int32?
     /// EOS: named at load, or guessed from the special tokens (`</s>`, …).
@@ -39,14 +39,10 @@ public struct MetaspaceBPETokenizer: Tokenizer {
 
     // MARK: - Model
 
-    /// Model vocabulary: spelling → id.
-    let vocab: [String: Int32]
     /// Ids of the vocabulary entries that are one Unicode scalar, by scalar value.
     let scalarIDs: [UInt32: Int32]
-    /// `idToToken[id]`: added-token content, else vocabulary spelling, else nil; count vocabSize.
-    let idToToken: [String?]
-    /// Added-token content → id.
-    let addedTokenIDs: [String: Int32]
+    /// The vocabulary and added tokens, indexed by id.
+    let vocabulary: IndexedVocabulary
     let merges: BPEMerges
     /// `byteIDs[b]`: id of `<0xXX>` for byte `b`, or -1; all -1 without `byte_fallback`.
     let byteIDs: [Int32]
@@ -71,8 +67,6 @@ public struct MetaspaceBPETokenizer: Tokenizer {
     let firstTokenTable: TokenBytesTable?
     /// Spaces `Strip` removes from the start of the fused text.
     let leadingSpacesToStrip: Int
-    /// `special[id]`; count vocabSize.
-    let special: [Bool]
 
     enum NormalizerStep: Sendable, Equatable {
         case prepend([UInt8])
@@ -186,7 +180,7 @@ public struct MetaspaceBPETokenizer: Tokenizer {
     /// One word: one symbol per character, then the merges (`tokenizers`' `BPE::merge_word`).
     private func encodeWord(_ bytes: [UInt8], _ word: Range<Int>, into ids: inout [Int32], scratch: inout BPEScratch) {
         if word.isEmpty { return }
-        if ignoreMerges, let id = vocab[String(decoding: bytes[word], as: UTF8.self)] {
+        if ignoreMerges, let id = vocabulary.vocab[String(decoding: bytes[word], as: UTF8.self)] {
             ids.append(id)
             return
         }
@@ -220,18 +214,17 @@ public struct MetaspaceBPETokenizer: Tokenizer {
 
     /// The added-token content or vocabulary spelling of `id` (`▁the`, `<0x0A>`); `nil` if unassigned.
     public func token(forID id: Int32) -> String? {
-        guard id >= 0 && Int(id) < vocabSize else { return nil }
-        return idToToken[Int(id)]
+        vocabulary.token(forID: id)
     }
 
     /// The id of an added token's content, else of a vocabulary spelling.
     public func id(forToken token: String) -> Int32? {
-        addedTokenIDs[token] ?? vocab[token]
+        vocabulary.id(forToken: token)
     }
 
     /// Whether `id` is a special added token; `false` out of range.
     public func isSpecialToken(_ id: Int32) -> Bool {
-        id >= 0 && Int(id) < vocabSize && special[Int(id)]
+        vocabulary.isSpecial(id)
     }
 
     /// The bytes of `id` in the middle of a text (nothing for unknown ids).

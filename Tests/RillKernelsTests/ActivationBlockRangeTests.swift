@@ -2,29 +2,6 @@ import RillFormat
 import RillKernels
 import XCTest
 
-/// The two quantised-activation buffers, as far as block-range quantisation goes.
-protocol BlockQuantisedActivations: AnyObject {
-    init(maxCols: Int)
-    var cols: Int { get }
-    func quantize(_ x: UnsafePointer<Float>, cols: Int)
-    func begin(cols: Int)
-    func quantizeBlocks(_ x: UnsafePointer<Float>, _ blocks: Range<Int>)
-    /// Scales and quants of the first `blocks` blocks.
-    func contents(blocks: Int) -> (scales: [Float], quants: [Int])
-}
-
-extension ActivationsQ8: BlockQuantisedActivations {
-    func contents(blocks: Int) -> (scales: [Float], quants: [Int]) {
-        (Array(UnsafeBufferPointer(start: scales, count: blocks)), UnsafeBufferPointer(start: quants, count: blocks * 32).map(Int.init))
-    }
-}
-
-extension ActivationsQ16: BlockQuantisedActivations {
-    func contents(blocks: Int) -> (scales: [Float], quants: [Int]) {
-        (Array(UnsafeBufferPointer(start: scales, count: blocks)), UnsafeBufferPointer(start: quants, count: blocks * 32).map(Int.init))
-    }
-}
-
 final class ActivationBlockRangeTests: XCTestCase {
     /// Quantising block ranges one call each (as the fused decode tasks do, each on its own
     /// channels) gives the bits of one whole-vector quantisation, partial last block included.
@@ -33,11 +10,11 @@ final class ActivationBlockRangeTests: XCTestCase {
         check(ActivationsQ16.self)
     }
 
-    private func check<A: BlockQuantisedActivations>(_ type: A.Type) {
+    private func check<Q: ActivationQuant>(_ type: QuantisedActivations<Q>.Type) {
         var rng = SplitMix64(seed: 29)
         for cols in [1, 31, 33, 100, 257] {
             let x = rng.floats(cols, scale: 3)
-            let whole = A(maxCols: cols), parts = A(maxCols: cols)
+            let whole = QuantisedActivations<Q>(maxCols: cols), parts = QuantisedActivations<Q>(maxCols: cols)
             let nb = (cols + 31) / 32
             // NaNs past `cols` catch reads beyond the vector.
             let guarded = x + [Float](repeating: .nan, count: 64)
@@ -52,9 +29,14 @@ final class ActivationBlockRangeTests: XCTestCase {
                 }
             }
             XCTAssertEqual(parts.cols, cols)
-            let a = parts.contents(blocks: nb), w = whole.contents(blocks: nb)
-            XCTAssertEqual(a.scales, w.scales, "\(A.self) cols \(cols)")
-            XCTAssertEqual(a.quants, w.quants, "\(A.self) cols \(cols)")
+            let a = contents(parts, blocks: nb), w = contents(whole, blocks: nb)
+            XCTAssertEqual(a.scales, w.scales, "\(Q.self) cols \(cols)")
+            XCTAssertEqual(a.quants, w.quants, "\(Q.self) cols \(cols)")
         }
+    }
+
+    /// Scales and quants of the first `blocks` blocks.
+    private func contents<Q>(_ a: QuantisedActivations<Q>, blocks: Int) -> (scales: [Float], quants: [Int]) {
+        (Array(UnsafeBufferPointer(start: a.scales, count: blocks)), UnsafeBufferPointer(start: a.quants, count: blocks * 32).map(Int.init))
     }
 }

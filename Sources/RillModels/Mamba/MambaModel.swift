@@ -49,7 +49,7 @@ public final class MambaModel: RecurrentModel, @unchecked Sendable {
 }
 
 /// One sequence on a ``MambaModel``: per layer conv window + SSM state, and fixed scratch.
-final class MambaContext: ModelContext {
+final class MambaContext: ChunkedContext {
     let model: MambaModel
     let chunk: Int
     let states: [MambaMixerState]
@@ -59,8 +59,7 @@ final class MambaContext: ModelContext {
     /// (T, V) logits of a chunk.
     let logits: Buffer
     private(set) var position = 0
-    /// The one token of a decode step (no allocation per step).
-    private let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     deinit { stepToken.deallocate() }
 
@@ -91,25 +90,13 @@ final class MambaContext: ModelContext {
         states.flatMap { [$0.conv.buffer, $0.ssm.buffer] }
     }
 
-    func step(_ token: Int32, logits out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        stepToken.pointee = token
-        forward(tokens: UnsafeBufferPointer(start: stepToken, count: 1), t: 1, pool: pool)
-        lmHead(rows: 0..<1, pool: pool)
-        out.update(from: logits.pointer, count: model.c.vocabSize)
-    }
+    var head: TensorView { model.head }
+    var headWorkspace: Workspace { scratch.ws }
+    var vocabSize: Int { model.c.vocabSize }
 
-    func prefill(
-        _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
-        emit: (Int, UnsafePointer<Float>) -> Void
-    ) {
-        chunkedPrefill(
-            tokens, chunk: chunk, allLogits: allLogits, logits: logits.pointer, vocabSize: model.c.vocabSize,
-            forward: { forward(tokens: $0, t: $0.count, pool: pool) }, head: { lmHead(rows: $0, pool: pool) }, emit: emit)
-    }
-
-    /// Runs the layers over `t` tokens; leaves the final-normed hidden states in `xn`.
-    private func forward(tokens: UnsafeBufferPointer<Int32>, t: Int, pool: ThreadPool) {
-        let c = model.c, d = c.hiddenSize
+    /// Runs the layers over the tokens; leaves the final-normed hidden states in `xn`.
+    func forward(_ tokens: UnsafeBufferPointer<Int32>, pool: ThreadPool) {
+        let c = model.c, d = c.hiddenSize, t = tokens.count
         for i in 0..<t {
             let id = Int(tokens[i])
             precondition(id >= 0 && id < c.vocabSize, "token id \(id) outside the vocabulary (checked by the session)")
@@ -126,15 +113,5 @@ final class MambaContext: ModelContext {
             rmsNorm(x.pointer + i * d, weight: model.normF.pointer, eps: c.layerNormEpsilon, xn.pointer + i * d, count: d)
         }
         position += t
-    }
-
-    /// Logits for the chunk rows `rows` of `xn` into the same rows of `logits`.
-    private func lmHead(rows: Range<Int>, pool: ThreadPool) {
-        let d = model.c.hiddenSize, v = model.c.vocabSize
-        if rows.count == 1 {
-            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer, ws: scratch.ws, pool: pool)
-        } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer, ldc: v, t: rows.count, ws: scratch.ws, pool: pool)
-        }
     }
 }

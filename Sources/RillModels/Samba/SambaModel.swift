@@ -81,7 +81,7 @@ public final class SambaModel: RecurrentModel, @unchecked Sendable {
 }
 
 /// One sequence on a ``SambaModel``: Mamba states and K/V rings (fixed size), scratch.
-final class SambaContext: ModelContext {
+final class SambaContext: ChunkedContext {
     let model: SambaModel
     let chunk: Int
     let mambaStates: [MambaMixerState?]
@@ -96,7 +96,7 @@ final class SambaContext: ModelContext {
     let ws: Workspace
     let logits: Buffer
     private(set) var position = 0
-    private let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     init(model: SambaModel, chunk: Int, threads: Int) {
         self.model = model
@@ -165,23 +165,11 @@ final class SambaContext: ModelContext {
         return out
     }
 
-    func step(_ token: Int32, logits dst: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        stepToken.pointee = token
-        forward(UnsafeBufferPointer(start: stepToken, count: 1), pool: pool)
-        lmHead(rows: 0..<1, pool: pool)
-        dst.update(from: logits.pointer, count: model.c.vocabSize)
-    }
+    var head: TensorView { model.head }
+    var headWorkspace: Workspace { ws }
+    var vocabSize: Int { model.c.vocabSize }
 
-    func prefill(
-        _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
-        emit: (Int, UnsafePointer<Float>) -> Void
-    ) {
-        chunkedPrefill(
-            tokens, chunk: chunk, allLogits: allLogits, logits: logits.pointer, vocabSize: model.c.vocabSize,
-            forward: { forward($0, pool: pool) }, head: { lmHead(rows: $0, pool: pool) }, emit: emit)
-    }
-
-    private func forward(_ tokens: UnsafeBufferPointer<Int32>, pool: ThreadPool) {
+    func forward(_ tokens: UnsafeBufferPointer<Int32>, pool: ThreadPool) {
         let m = model, c = m.c, d = c.hiddenSize, t = tokens.count
         for i in 0..<t {
             m.embedding.dequantizeRow(Int(tokens[i]), into: UnsafeMutableBufferPointer(start: x.pointer + i * d, count: d))
@@ -232,15 +220,6 @@ final class SambaContext: ModelContext {
             }
         }
         project(a.o, attn.pointer, out.pointer, t: t, bias: nil, ws: ws, pool: pool)
-    }
-
-    private func lmHead(rows: Range<Int>, pool: ThreadPool) {
-        let d = model.c.hiddenSize, v = model.c.vocabSize
-        if rows.count == 1 {
-            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer, ws: ws, pool: pool)
-        } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer, ldc: v, t: rows.count, ws: ws, pool: pool)
-        }
     }
 }
 

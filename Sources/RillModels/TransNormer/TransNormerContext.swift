@@ -4,7 +4,7 @@ import RillKernels
 
 /// One sequence on a ``TransNormerModel``: per layer and head the KV state (dk × hd, f32;
 /// dk = 2·hd with LRPE), and scratch for a block of up to `chunk` tokens.
-final class TransNormerContext: ModelContext {
+final class TransNormerContext: ChunkedContext {
     let model: TransNormerModel
     let chunk: Int
     /// Per layer (H, dk, hd).
@@ -24,7 +24,7 @@ final class TransNormerContext: ModelContext {
     /// (T, V)
     let logits: Buffer
     private(set) var position = 0
-    private let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
     init(model: TransNormerModel, chunk: Int, threads: Int) {
         self.model = model
@@ -61,23 +61,11 @@ final class TransNormerContext: ModelContext {
 
     func stateBuffers() -> [UnsafeMutableBufferPointer<Float>] { kv.map(\.buffer) }
 
-    func step(_ token: Int32, logits out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
-        stepToken.pointee = token
-        forward(UnsafeBufferPointer(start: stepToken, count: 1), pool: pool)
-        lmHead(rows: 0..<1, pool: pool)
-        out.update(from: logits.pointer, count: model.c.vocabSize)
-    }
+    var head: TensorView { model.head }
+    var headWorkspace: Workspace { ws }
+    var vocabSize: Int { model.c.vocabSize }
 
-    func prefill(
-        _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
-        emit: (Int, UnsafePointer<Float>) -> Void
-    ) {
-        chunkedPrefill(
-            tokens, chunk: chunk, allLogits: allLogits, logits: logits.pointer, vocabSize: model.c.vocabSize,
-            forward: { forward($0, pool: pool) }, head: { lmHead(rows: $0, pool: pool) }, emit: emit)
-    }
-
-    private func forward(_ tokens: UnsafeBufferPointer<Int32>, pool: ThreadPool) {
+    func forward(_ tokens: UnsafeBufferPointer<Int32>, pool: ThreadPool) {
         let m = model, c = m.c, d = c.embedDim, t = tokens.count
         for i in 0..<t {
             let row = x.pointer + i * d
@@ -138,15 +126,6 @@ final class TransNormerContext: ModelContext {
                 state: kv[l].pointer + hh * dk * hd, q: qh.pointer, k: kh.pointer, v: input.v + hh * hd,
                 ldv: input.rowStride, out: attn.pointer + hh * hd, ldo: h, scores: scores.pointer,
                 slope: layer.slope.pointer[hh], t: t, dk: dk, dv: hd)
-        }
-    }
-
-    private func lmHead(rows: Range<Int>, pool: ThreadPool) {
-        let d = model.c.embedDim, v = model.c.vocabSize
-        if rows.count == 1 {
-            matVec(model.head, xn.pointer + rows.lowerBound * d, logits.pointer, ws: ws, pool: pool)
-        } else {
-            gemmRows(model.head, a: xn.pointer + rows.lowerBound * d, lda: d, c: logits.pointer, ldc: v, t: rows.count, ws: ws, pool: pool)
         }
     }
 }
