@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "rill",
             dependencies: [
-                "RillRuntime", "RillConvert",
+                "RillRuntime", "RillConvert", "RillModels", "RillKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -76,7 +76,7 @@ let package = Package(
             dependencies: ["RillKernels", "RillModels", "RillFormat", .product(name: "Benchmark", package: "package-benchmark")],
             path: "Tests/Benchmarks/RillKernelBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
-        .testTarget(name: "RillFuzzTests", dependencies: ["RillRuntime", "RillConvert", "RillFormat", "RillTokenizer"]),
+        .testTarget(name: "RillFuzzTests", dependencies: ["RillRuntime", "RillConvert", "RillFormat", "RillTokenizer", "RillModels"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,19 +6,7 @@
 // per channel) it was 36 µs per Mamba-130M layer on one Zen 3 thread's half of the channels.
 #include "rill_kernels.h"
 
-#include <string.h>
-
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v8f load8(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+#include "vec8.h"
 
 // Lanes of `a` where `mask` is set (all ones), of `b` elsewhere.
 static inline v8f select8(v8i mask, v8f a, v8f b) { return (v8f)(((v8i)a & mask) | ((v8i)b & ~mask)); }
@@ -44,14 +32,6 @@ static inline v8f vexp8(v8f x) {
     const v8i k1 = k >> 1, k2 = k - k1;
     const v8f s1 = (v8f)((k1 + 127) << 23), s2 = (v8f)((k2 + 127) << 23);
     return select8(x != x, x, (er * s1) * s2);
-}
-
-static inline float hsum8(v8f v) {
-    v4f lo, hi;
-    memcpy(&lo, &v, sizeof lo);
-    memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
-    const v4f h = lo + hi;
-    return (h[0] + h[2]) + (h[1] + h[3]);
 }
 
 // One channel: groups of 8 states; the last group of an N that is not a multiple of 8 goes

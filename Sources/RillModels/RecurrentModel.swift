@@ -16,8 +16,11 @@ public protocol RecurrentModel: AnyObject, Sendable {
     var config: ModelConfig { get }
     var vocabSize: Int { get }
     /// A fresh context (zero state at position 0) whose prefill processes up to `chunk` tokens
-    /// per pass, with scratch for a pool of `threads` threads.
-    func makeContext(chunk: Int, threads: Int) -> ModelContext
+    /// per pass, with scratch for a pool of `threads` threads; attention K/V (SAMBA's rings)
+    /// stored as `kvCache` (models without attention ignore it).
+    func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext
+    /// The K/V storage a context gets unless told otherwise (see ``KVCacheType``).
+    var defaultKVCache: KVCacheType { get }
     /// Bytes of weights one decoded token reads (see ``weightBytesReadPerToken(_:untiedEmbedding:)``).
     var weightBytesPerToken: Int { get }
 }
@@ -47,8 +50,8 @@ public protocol ModelContext: AnyObject {
     func prefill(
         _ tokens: UnsafeBufferPointer<Int32>, allLogits: Bool, pool: ThreadPool,
         emit: (Int, UnsafePointer<Float>) -> Void)
-    /// The state as flat f32 arrays, in a fixed order (for state files).
-    func stateBuffers() -> [UnsafeMutableBufferPointer<Float>]
+    /// The state as flat arrays, in a fixed order (for state files).
+    func stateBuffers() -> [StateBuffer]
     /// Sets the position counter (after restoring state, or to test far positions).
     func setPosition(_ p: Int)
 }

@@ -13,16 +13,21 @@ public final class Session {
     /// Next-token logits after the last ``prefill(_:)`` or ``step(_:)`` (`vocabSize` floats).
     public let logits: UnsafeMutablePointer<Float>
 
+    /// How attention keys and values are stored (SAMBA's rings).
+    public let kvCache: KVCacheType
+
     /// - Parameters:
     ///   - threads: worker threads for the kernels (default: the machine's cores).
     ///   - chunk: tokens per prefill pass (memory for the chunk is allocated once).
-    public init(model: Model, threads: Int? = nil, chunk: Int = 128) {
+    ///   - kvCache: K/V storage (default: the model's, ``RecurrentModel/defaultKVCache``).
+    public init(model: Model, threads: Int? = nil, chunk: Int = 128, kvCache: KVCacheType? = nil) {
         self.model = model
         pool = ThreadPool(threadCount: threads ?? ThreadPool.defaultThreadCount)
         // The prefill GEMMs split their rows over the pool, each slab one single-threaded
         // sgemm: OpenBLAS's own threads would compete with the pool's for the cores.
         setBLASThreadCount(1)
-        context = model.network.makeContext(chunk: chunk, threads: pool.threadCount)
+        self.kvCache = kvCache ?? model.network.defaultKVCache
+        context = model.network.makeContext(chunk: chunk, threads: pool.threadCount, kvCache: self.kvCache)
         logits = .allocate(capacity: model.vocabSize)
         logits.initialize(repeating: 0, count: model.vocabSize)
     }
@@ -80,8 +85,8 @@ public final class Session {
 
     /// What a state file holds: the model's state buffers, then the next-token logits (so a
     /// restored session can sample without re-running the last token).
-    var savedBuffers: [UnsafeMutableBufferPointer<Float>] {
-        context.stateBuffers() + [UnsafeMutableBufferPointer(start: logits, count: vocabSize)]
+    var savedBuffers: [StateBuffer] {
+        context.stateBuffers() + [.f32(UnsafeMutableBufferPointer(start: logits, count: vocabSize))]
     }
 
     /// Bytes of recurrent state.

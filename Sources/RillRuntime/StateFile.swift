@@ -1,6 +1,7 @@
 import CLZ4
 import Foundation
 import RillFormat
+import RillModels
 
 /// Why a state file could not be saved or restored. The session is untouched in every case.
 public enum StateFileError: Error, CustomStringConvertible, Equatable {
@@ -52,7 +53,7 @@ public enum StateFile {
         u32(UInt32(buffers.count))
         for t in recent { u32(UInt32(bitPattern: t)) }
         for buf in buffers { u64(UInt64(buf.count)) }
-        for buf in buffers { b += UnsafeRawBufferPointer(buf) }
+        for buf in buffers { buf.appendFloats(to: &b) }
         u64(xxh64(b))
         return b
     }
@@ -169,7 +170,7 @@ public enum StateFile {
         raw.withUnsafeBytes { src in
             var off = payloadStart
             for buf in buffers {
-                UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[off..<(off + buf.count * 4)]))
+                buf.setFloats(from: src.baseAddress! + off)
                 off += buf.count * 4
             }
         }

@@ -51,7 +51,7 @@ struct Bench: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let m = try Model(path: model.path)
         let openMs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
         var rng = SplitMix64(seed: 42)
         let ids = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(m.vocabSize)) }
 
@@ -85,7 +85,7 @@ struct Bench: ParsableCommand {
             ttftMs: prefillS * 1000, decodeMsP50: pct(50), decodeMsP90: pct(90), decodeMsP99: pct(99),
             decodeTokS: decodeTokS, peakRSSBytes: peakRSS,
             residentFileBytes: resident?.fileBytes ?? 0, residentAnonBytes: resident?.anonymousBytes ?? 0,
-            stateBytes: session.stateBytes, weightBytesPerToken: wbytes, stateBytesReadPerToken: sbytes,
+            stateBytes: session.stateBytes, kvCache: session.kvCache.rawValue, weightBytesPerToken: wbytes, stateBytesReadPerToken: sbytes,
             bandwidthGBs: bw, bandwidthRatio: bw > 0 ? Double(wbytes + sbytes) * decodeTokS / 1e9 / bw : 0,
             fileBytes: Int(m.file.header.fileSize))
         if json {
@@ -103,7 +103,7 @@ struct BenchResult: Encodable {
     let openMs: Double, prefillTokS: Double, ttftMs: Double
     let decodeMsP50: Double, decodeMsP90: Double, decodeMsP99: Double, decodeTokS: Double
     let peakRSSBytes: Int, residentFileBytes: Int, residentAnonBytes: Int
-    let stateBytes: Int, weightBytesPerToken: Int, stateBytesReadPerToken: Int
+    let stateBytes: Int, kvCache: String, weightBytesPerToken: Int, stateBytesReadPerToken: Int
     let bandwidthGBs: Double, bandwidthRatio: Double, fileBytes: Int
 
     enum CodingKeys: String, CodingKey {
@@ -111,7 +111,7 @@ struct BenchResult: Encodable {
         case openMs = "open_ms", prefillTokS = "prefill_tok_s", ttftMs = "ttft_ms"
         case decodeMsP50 = "decode_ms_p50", decodeMsP90 = "decode_ms_p90", decodeMsP99 = "decode_ms_p99"
         case decodeTokS = "decode_tok_s", peakRSSBytes = "peak_rss_bytes", residentFileBytes = "resident_file_bytes"
-        case residentAnonBytes = "resident_anon_bytes", stateBytes = "state_bytes"
+        case residentAnonBytes = "resident_anon_bytes", stateBytes = "state_bytes", kvCache = "kv_cache"
         case weightBytesPerToken = "weight_bytes_per_token", stateBytesReadPerToken = "state_bytes_read_per_token"
         case bandwidthGBs = "bandwidth_gb_s"
         case bandwidthRatio = "bandwidth_ratio", fileBytes = "file_bytes"
@@ -128,7 +128,7 @@ struct BenchResult: Encodable {
             decode             \(genTokens) tokens, \(f(decodeTokS, 1)) tok/s
             decode latency     p50 \(f(decodeMsP50, 3)) ms, p90 \(f(decodeMsP90, 3)) ms, p99 \(f(decodeMsP99, 3)) ms
             peak RSS           \(formatBytes(peakRSSBytes)) (now: mapped weights \(formatBytes(residentFileBytes)), anonymous \(formatBytes(residentAnonBytes)))
-            state              \(formatBytes(stateBytes))
+            state              \(formatBytes(stateBytes))\(architecture == "samba" ? " (K/V rings \(kvCache))" : "")
             read per token     weights \(formatBytes(weightBytesPerToken)), state \(formatBytes(stateBytesReadPerToken))
             read bandwidth     \(bandwidthGBs > 0 ? f(bandwidthGBs) + " GB/s (probe)" : "not measured")
             achieved / probe   \(bandwidthGBs > 0 ? f(bandwidthRatio * 100, 1) + " %" : "-")

@@ -24,7 +24,7 @@ struct LongRun {
 
     func run() throws {
         let m = try Model(path: path)
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
         var rng = SplitMix64(seed: 7)
         let chunk = 512
         var ids = [Int32](repeating: 0, count: chunk)

@@ -42,13 +42,14 @@ struct PerplexityCommand: ParsableCommand {
         guard tokens.count >= ctx else {
             throw ValidationError("\(file): \(tokens.count) tokens, fewer than one chunk of --ctx \(ctx)")
         }
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
         var baseSession: Session?
         if let klBase {
             let b = try Model(path: klBase)
             guard b.vocabSize == m.vocabSize else {
                 throw ValidationError("--kl-base \(klBase): vocabulary \(b.vocabSize) differs from the model's \(m.vocabSize)")
             }
+            // The base is the reference: its own K/V default (f32 for an f32 file), not --kv-cache.
             baseSession = Session(model: b, threads: execution.threads, chunk: execution.chunk)
         }
         let r = try Perplexity.run(tokens: tokens, model: session, base: baseSession, context: ctx) { c, n, ppl in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RillModels
 import RillRuntime
 import RillTokenizer
 
@@ -13,11 +14,19 @@ struct ExecutionOptions: ParsableArguments {
     @Option(help: "Tokens per prefill pass, the Lightning Attention block of TransNormerLLM (fixed memory per pass).")
     var chunk: Int = 128
 
+    @Option(name: .customLong("kv-cache"), help: ArgumentHelp(
+        "How SAMBA's sliding-window keys and values are stored: f32, or f16 (half the memory; samba-tiny's f32 logits moved by up to 8e-3).",
+        discussion: "Default: f16 for int8/int4 files, f32 for f32/f16 files (exact against the reference).",
+        valueName: "type"))
+    var kvCache: KVCacheType?
+
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1…256") }
         if chunk < 1 || chunk > 4096 { throw ValidationError("--chunk must be in 1…4096") }
     }
 }
+
+extension KVCacheType: ExpressibleByArgument {}
 
 /// `--ids 1,2,3`: comma- or space-separated token ids.
 func parseIDs(_ s: String) throws -> [Int32] {
@@ -94,7 +103,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let m = try Model(path: model.path)
         let tokens = try ids.map(parseIDs) ?? prompt.map { try m.encode($0, atStart: loadState == nil) } ?? []
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
         var settings = SamplerSettings()
         settings.temperature = temperature
         settings.topK = topK
@@ -195,7 +204,7 @@ struct Logits: ParsableCommand {
         let m = try Model(path: model.path)
         let tokens = try ids.map(parseIDs) ?? m.encode(text!)
         guard !tokens.isEmpty else { throw ValidationError("the input has no tokens") }
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
         try session.validate(tokens)
         session.context.setPosition(startPosition)
         let writer = try NpyWriter(path: output, rows: tokens.count, cols: m.vocabSize)

@@ -1,6 +1,7 @@
 import CLZ4
 import Foundation
 import RillFormat
+import RillModels
 import RillRuntime
 import XCTest
 
@@ -93,14 +94,14 @@ final class StateFileFuzzTests: XCTestCase {
             let target = targets.first { $0.fingerprint == fp } ?? targets[0]
             let path = FuzzFile.write(frame, tag: "state")
             // Bit patterns: an accepted hostile state may hold NaNs, which never compare equal.
-            let before = target.session.context.stateBuffers().map { $0.map(\.bitPattern) }
+            let before = target.session.context.stateBuffers().map { $0.floats.map(\.bitPattern) }
             let positionBefore = target.session.position
             let rngBefore = target.sampler.rngState
             let recentBefore = target.sampler.recentTokens
             do {
                 try StateFile.load(into: target.session, sampler: target.sampler, from: path)
             } catch {
-                XCTAssertEqual(target.session.context.stateBuffers().map { $0.map(\.bitPattern) }, before, "refused state changed the session: \(error)")
+                XCTAssertEqual(target.session.context.stateBuffers().map { $0.floats.map(\.bitPattern) }, before, "refused state changed the session: \(error)")
                 XCTAssertEqual(target.session.position, positionBefore)
                 XCTAssertEqual(target.sampler.rngState, rngBefore)
                 XCTAssertEqual(target.sampler.recentTokens, recentBefore)

@@ -1,5 +1,6 @@
 import Foundation
 import RillFormat
+import RillModels
 import RillRuntime
 import XCTest
 
@@ -9,12 +10,16 @@ import XCTest
 enum GoldenLogitsChecks {
     static let f32Tolerance: Float = 1e-3
 
-    static func f32MatchesInBothModes(_ folder: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// `kvCache` and `tolerance` other than the defaults measure what f16 K/V rings cost.
+    static func f32MatchesInBothModes(
+        _ folder: String, kvCache: KVCacheType? = nil, tolerance f32Tolerance: Float = f32Tolerance,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let golden = try Golden(folder: fixturesURL.appendingPathComponent(folder))
         let model = try Model(path: try ConvertedFixtures.path(folder, .f32))
         for p in golden.prompts {
             let v = golden.vocab
-            let session = Session(model: model, threads: 2, chunk: 64)
+            let session = Session(model: model, threads: 2, chunk: 64, kvCache: kvCache)
             let pre = try prefillLogits(session, p.ids)
             let dPre = maxAbsDiff(pre[...], p.logits[...])
             XCTAssertLessThanOrEqual(dPre, f32Tolerance, "\(folder) \(p.name) prefill max |Δ|", file: file, line: line)
@@ -26,7 +31,7 @@ enum GoldenLogitsChecks {
             let last16 = step[((p.ids.count - 16) * v)...]
             let dLast = maxAbsDiff(last16, p.stepLast16[...])
             XCTAssertLessThanOrEqual(dLast, f32Tolerance, "\(folder) \(p.name) step vs step_logits_last16", file: file, line: line)
-            print("\(folder) f32 \(p.name): prefill max|Δ| \(dPre), step max|Δ| \(dStep), last16 \(dLast)")
+            print("\(folder) f32 (K/V \(session.kvCache)) \(p.name): prefill max|Δ| \(dPre), step max|Δ| \(dStep), last16 \(dLast)")
         }
     }
 

@@ -28,29 +28,36 @@ final class SlidingWindowTests: XCTestCase {
         return out
     }
 
-    /// Tolerance 1e-5 absolute (values in [−1, 1], f32 softmax).
+    /// Tolerance 1e-5 absolute (values in [−1, 1], f32 softmax). The f16 ring against the same
+    /// naive attention over the f16-rounded keys and values: what remains is the order of f32
+    /// sums. Head dimensions 6 and 20 take the f16 kernels' scalar tails (20 = 2·8 + 4).
     func testRingMatchesFullHistoryAcrossWrapLengths() {
-        let w = 8, heads = 4, kvHeads = 2, dim = 6
-        for length in [w - 1, w, w + 1, 3 * w + 7] {
-            var rng = SplitMix64(seed: UInt64(length))
-            let ring = KVRing(window: w, kvDim: kvHeads * dim)
-            var keys: [[Float]] = [], values: [[Float]] = []
-            var scores = [Float](repeating: 0, count: heads * w)
-            for p in 0..<length {
-                let q = rng.floats(heads * dim), k = rng.floats(kvHeads * dim), v = rng.floats(kvHeads * dim)
-                keys.append(k)
-                values.append(v)
-                let slot = p % w
-                for i in 0..<(kvHeads * dim) {
-                    ring.keys[slot * kvHeads * dim + i] = k[i]
-                    ring.values[slot * kvHeads * dim + i] = v[i]
+        let w = 8, heads = 4, kvHeads = 2
+        for type in KVCacheType.allCases {
+            for dim in [6, 20] {
+                for length in [w - 1, w, w + 1, 3 * w + 7] {
+                    checkRing(type: type, w: w, heads: heads, kvHeads: kvHeads, dim: dim, length: length)
                 }
-                var out = [Float](repeating: .nan, count: heads * dim)
-                windowAttention(q: q, ring: ring, position: p, heads: heads, kvHeads: kvHeads, headDim: dim, out: &out, scores: &scores)
-                let want = naive(q: q, keys: keys, values: values, p: p, w: w, heads: heads, kvHeads: kvHeads, dim: dim)
-                for i in 0..<(heads * dim) {
-                    XCTAssertEqual(out[i], want[i], accuracy: 1e-5, "length \(length) position \(p) [\(i)]")
-                }
+            }
+        }
+    }
+
+    private func checkRing(type: KVCacheType, w: Int, heads: Int, kvHeads: Int, dim: Int, length: Int) {
+        var rng = SplitMix64(seed: UInt64(length))
+        let ring = KVRing(window: w, kvDim: kvHeads * dim, type: type)
+        func stored(_ x: [Float]) -> [Float] { type == .f16 ? x.map { Float(Float16($0)) } : x }
+        var keys: [[Float]] = [], values: [[Float]] = []
+        var scores = [Float](repeating: 0, count: heads * w)
+        for p in 0..<length {
+            let q = rng.floats(heads * dim), k = rng.floats(kvHeads * dim), v = rng.floats(kvHeads * dim)
+            keys.append(stored(k))
+            values.append(stored(v))
+            ring.write(slot: p % w, key: k, value: v)
+            var out = [Float](repeating: .nan, count: heads * dim)
+            windowAttention(q: q, ring: ring, position: p, heads: heads, kvHeads: kvHeads, headDim: dim, out: &out, scores: &scores)
+            let want = naive(q: q, keys: keys, values: values, p: p, w: w, heads: heads, kvHeads: kvHeads, dim: dim)
+            for i in 0..<(heads * dim) {
+                XCTAssertEqual(out[i], want[i], accuracy: 1e-5, "\(type) dim \(dim) length \(length) position \(p) [\(i)]")
             }
         }
     }
@@ -60,10 +67,16 @@ final class SlidingWindowTests: XCTestCase {
     func testHeadRangesMatchTheWholeCall() {
         let w = 16, heads = 6, kvHeads = 2, dim = 10
         var rng = SplitMix64(seed: 7)
-        let ring = KVRing(window: w, kvDim: kvHeads * dim)
-        let kv = rng.floats(w * kvHeads * dim)
-        ring.keys.update(from: kv, count: kv.count)
-        ring.values.update(from: rng.floats(w * kvHeads * dim), count: kv.count)
+        for type in KVCacheType.allCases {
+            checkHeadRanges(type: type, w: w, heads: heads, kvHeads: kvHeads, dim: dim, rng: &rng)
+        }
+    }
+
+    private func checkHeadRanges(type: KVCacheType, w: Int, heads: Int, kvHeads: Int, dim: Int, rng: inout SplitMix64) {
+        let ring = KVRing(window: w, kvDim: kvHeads * dim, type: type)
+        let kvd = kvHeads * dim
+        let keys = rng.floats(w * kvd), values = rng.floats(w * kvd)
+        for slot in 0..<w { ring.write(slot: slot, key: Array(keys[(slot * kvd)...]), value: Array(values[(slot * kvd)...])) }
         let q = rng.floats(heads * dim)
         for p in [4, 40] {
             var whole = [Float](repeating: .nan, count: heads * dim), parts = whole
@@ -76,7 +89,7 @@ final class SlidingWindowTests: XCTestCase {
                         scores: s.baseAddress! + range.lowerBound * w, headRange: range)
                 }
             }
-            for i in 0..<(heads * dim) { XCTAssertEqual(parts[i], whole[i], accuracy: 1e-6, "position \(p) [\(i)]") }
+            for i in 0..<(heads * dim) { XCTAssertEqual(parts[i], whole[i], accuracy: 1e-6, "\(type) position \(p) [\(i)]") }
         }
     }
 

@@ -1,6 +1,7 @@
 // Checks one build of the C kernels against a plain double-precision reference on odd shapes
 // (mat-vecs: rows not a multiple of the 4-row pass, 1–258 blocks; the scan: state sizes around
-// the 8-lane group); prints the path it was built for. Run by Tools/kernel_isa_check/run.sh for every instruction-set path.
+// the 8-lane group; attention over f16 keys and values: head sizes and query rows around the
+// vector and row groups); prints the path it was built for. Run by Tools/kernel_isa_check/run.sh for every instruction-set path.
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
@@ -63,6 +64,48 @@ int main(void) {
             }
         }
         free(h); free(a); free(b); free(c); free(dl); free(d); free(u); free(y); free(href);
+    }
+    // Attention over f16 keys and values: head sizes around the 8- and 16-lane groups, query
+    // rows around the 4-row pass, row strides wider than the head. The halves are exact
+    // multiples of 1/256 in [-1, 1], so their bits are built here without a conversion.
+    int dimList[] = {1, 7, 8, 20, 64}, mList[] = {1, 3, 4, 5, 9};
+    for (int di = 0; di < 5; di++) for (int mi = 0; mi < 5; mi++) {
+        const int dim = dimList[di], m = mList[mi], n = 37, ld = dim + 3;
+        float *q = malloc(m * dim * 4), *sc = malloc(m * n * 4), *w = malloc(m * n * 4), *o = malloc(m * dim * 4);
+        uint16_t *kh = malloc(n * ld * 2), *vh = malloc(n * ld * 2);
+        double *kf = malloc(n * ld * sizeof(double)), *vf = malloc(n * ld * sizeof(double));
+        for (int i = 0; i < n * ld; i++) {
+            for (int t = 0; t < 2; t++) {
+                const int k = (int)(rnd() % 511) - 255;  // k / 256
+                uint16_t bits = 0;
+                if (k != 0) {
+                    int mag = k < 0 ? -k : k, e = 0;
+                    while ((mag << e) < 1024) e++;  // normalise to 1.xxx · 2^(p)
+                    const int mant = (mag << e) - 1024, exp2 = 10 - e - 8;  // value = (1024 + mant) · 2^(exp2 − 10)
+                    bits = (uint16_t)((k < 0 ? 0x8000 : 0) | ((exp2 + 15) << 10) | mant);
+                }
+                if (t == 0) { kh[i] = bits; kf[i] = k / 256.0; } else { vh[i] = bits; vf[i] = k / 256.0; }
+            }
+        }
+        for (int i = 0; i < m * dim; i++) q[i] = ((int)(rnd() % 2001) - 1000) / 1000.0f;
+        for (int i = 0; i < m * n; i++) w[i] = (rnd() % 1000) / 1000.0f;
+        rill_half_key_scores(q, m, dim, kh, ld, n, 0.5f, sc);
+        rill_half_weighted_values(w, m, n, vh, ld, dim, o);
+        for (int r = 0; r < m; r++) {
+            for (int j = 0; j < n; j++) {
+                double ref = 0;
+                for (int c = 0; c < dim; c++) ref += (double)q[r * dim + c] * kf[j * ld + c];
+                checks++;
+                if (fabs(sc[r * n + j] - 0.5 * ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("half scores dim %d m %d [%d,%d]: %f vs %f\n", dim, m, r, j, sc[r * n + j], 0.5 * ref); }
+            }
+            for (int c = 0; c < dim; c++) {
+                double ref = 0;
+                for (int j = 0; j < n; j++) ref += (double)w[r * n + j] * vf[j * ld + c];
+                checks++;
+                if (fabs(o[r * dim + c] - ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("half values dim %d m %d [%d,%d]: %f vs %f\n", dim, m, r, c, o[r * dim + c], ref); }
+            }
+        }
+        free(q); free(sc); free(w); free(o); free(kh); free(vh); free(kf); free(vf);
     }
     printf("%s: %d checks, %d bad\n", rill_kernels_isa(), checks, bad);
     return bad != 0;

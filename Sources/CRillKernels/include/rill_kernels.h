@@ -49,6 +49,16 @@ void rill_matvec_q8_q16(const int8_t *wq, const float *ws, const int16_t *xq, co
 void rill_selective_scan_step(float *state, const float *delta, const float *a, const float *b, const float *c,
                               const float *d, const float *u, float *y, size_t n, size_t c0, size_t c1);
 
+/// scores[r·n + j] = scale · Σ_{c<dim} q[r·dim + c] · keys[j·ldk + c] for r < m, j < n, with
+/// the keys IEEE half floats (their bits); in f32, each key row loaded once per four rows.
+void rill_half_key_scores(const float *q, size_t m, size_t dim, const uint16_t *keys, size_t ldk, size_t n,
+                          float scale, float *scores);
+
+/// out[r·dim + c] = Σ_{j<n} weights[r·n + j] · values[j·ldv + c] for r < m, c < dim, with the
+/// values IEEE half floats (their bits); in f32, each value row loaded once per four rows.
+void rill_half_weighted_values(const float *weights, size_t m, size_t n, const uint16_t *values, size_t ldv,
+                               size_t dim, float *out);
+
 /// The instruction set the kernels were compiled for ("avx512vnni", "avxvnni", "avx2",
 /// "neon-dotprod", "neon", "scalar").
 const char *rill_kernels_isa(void);

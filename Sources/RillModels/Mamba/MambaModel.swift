@@ -45,7 +45,11 @@ public final class MambaModel: RecurrentModel, @unchecked Sendable {
         weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "backbone.embeddings.weight")
     }
 
-    public func makeContext(chunk: Int, threads: Int) -> ModelContext { MambaContext(model: self, chunk: chunk, threads: threads) }
+    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext {
+        MambaContext(model: self, chunk: chunk, threads: threads)
+    }
+
+    public var defaultKVCache: KVCacheType { .f32 }
 }
 
 /// One sequence on a ``MambaModel``: per layer conv window + SSM state, and fixed scratch.
@@ -86,8 +90,8 @@ final class MambaContext: ChunkedContext {
 
     func setPosition(_ p: Int) { position = p }
 
-    func stateBuffers() -> [UnsafeMutableBufferPointer<Float>] {
-        states.flatMap { [$0.conv.buffer, $0.ssm.buffer] }
+    func stateBuffers() -> [StateBuffer] {
+        states.flatMap { [.f32($0.conv.buffer), .f32($0.ssm.buffer)] }
     }
 
     var head: TensorView { model.head }

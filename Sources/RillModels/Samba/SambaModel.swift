@@ -77,7 +77,19 @@ public final class SambaModel: RecurrentModel, @unchecked Sendable {
         weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "backbone.embeddings.weight")
     }
 
-    public func makeContext(chunk: Int, threads: Int) -> ModelContext { SambaContext(model: self, chunk: chunk, threads: threads) }
+    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext {
+        SambaContext(model: self, chunk: chunk, threads: threads, kvCache: kvCache)
+    }
+
+    /// f16 when the attention's key projection is block-quantised (int8/int4): such a file's
+    /// logits already carry weight rounding far above f16's (``KVCacheType``); f32 otherwise,
+    /// so an f32 file stays exact against the reference.
+    public var defaultKVCache: KVCacheType {
+        for l in layers {
+            if case let .attention(a) = l.mixer { return a.k.type.isBlockQuantised ? .f16 : .f32 }
+        }
+        return .f32
+    }
 }
 
 /// One sequence on a ``SambaModel``: Mamba states and K/V rings (fixed size), scratch.
@@ -98,7 +110,7 @@ final class SambaContext: ChunkedContext {
     private(set) var position = 0
     let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
 
-    init(model: SambaModel, chunk: Int, threads: Int) {
+    init(model: SambaModel, chunk: Int, threads: Int, kvCache: KVCacheType) {
         self.model = model
         self.chunk = max(1, chunk)
         let c = model.c, t = self.chunk, d = c.hiddenSize
@@ -113,7 +125,7 @@ final class SambaContext: ChunkedContext {
                 if firstMamba == nil { firstMamba = w }
             case .attention:
                 ms.append(nil)
-                rs.append(KVRing(window: c.windowSize, kvDim: c.numKVHeads * c.headDim))
+                rs.append(KVRing(window: c.windowSize, kvDim: c.numKVHeads * c.headDim, type: kvCache))
             }
         }
         mambaStates = ms
@@ -153,14 +165,11 @@ final class SambaContext: ChunkedContext {
 
     func setPosition(_ p: Int) { position = p }
 
-    func stateBuffers() -> [UnsafeMutableBufferPointer<Float>] {
-        var out: [UnsafeMutableBufferPointer<Float>] = []
+    func stateBuffers() -> [StateBuffer] {
+        var out: [StateBuffer] = []
         for (s, r) in zip(mambaStates, rings) {
-            if let s { out += [s.conv.buffer, s.ssm.buffer] }
-            if let r {
-                out += [UnsafeMutableBufferPointer(start: r.keys, count: r.window * r.kvDim),
-                        UnsafeMutableBufferPointer(start: r.values, count: r.window * r.kvDim)]
-            }
+            if let s { out += [.f32(s.conv.buffer), .f32(s.ssm.buffer)] }
+            if let r { out += r.stateBuffers }
         }
         return out
     }
@@ -209,9 +218,7 @@ final class SambaContext: ChunkedContext {
                 let qi = q.pointer + i * qd, ki = k.pointer + i * kvd
                 applyRoPE(qi, headDim: dim, heads: c.numHeads, position: p, invFreq: inv.baseAddress!)
                 applyRoPE(ki, headDim: dim, heads: c.numKVHeads, position: p, invFreq: inv.baseAddress!)
-                let slot = p % ring.window
-                (ring.keys + slot * kvd).update(from: ki, count: kvd)
-                (ring.values + slot * kvd).update(from: v.pointer + i * kvd, count: kvd)
+                ring.write(slot: p % ring.window, key: ki, value: v.pointer + i * kvd)
                 // Heads split over the pool: one position's attention over a window of 2,048
                 // keys is 4 M multiply-adds for SAMBA-400M's 16 heads, per attention layer.
                 pool.parallelRows(total: c.numHeads, alignment: 1, WindowAttentionTask(

@@ -59,7 +59,7 @@ final class TransNormerContext: ChunkedContext {
 
     func setPosition(_ p: Int) { position = p }
 
-    func stateBuffers() -> [UnsafeMutableBufferPointer<Float>] { kv.map(\.buffer) }
+    func stateBuffers() -> [StateBuffer] { kv.map { .f32($0.buffer) } }
 
     var head: TensorView { model.head }
     var headWorkspace: Workspace { ws }

@@ -61,5 +61,9 @@ public final class TransNormerModel: RecurrentModel, @unchecked Sendable {
         weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "model.embed_tokens.weight")
     }
 
-    public func makeContext(chunk: Int, threads: Int) -> ModelContext { TransNormerContext(model: self, chunk: chunk, threads: threads) }
+    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext {
+        TransNormerContext(model: self, chunk: chunk, threads: threads)
+    }
+
+    public var defaultKVCache: KVCacheType { .f32 }
 }
