@@ -15,7 +15,7 @@ struct ExecutionOptions: ParsableArguments {
     var chunk: Int = 128
 
     @Option(name: .customLong("kv-cache"), help: ArgumentHelp(
-        "How SAMBA's sliding-window keys and values are stored: f32, or f16 (half the memory; samba-tiny's f32 logits moved by up to 8e-3).",
+        "How SAMBA's sliding-window keys and values are stored: f32, or f16 (half the memory; samba-tiny's f32 logits moved by up to 8.3e-3).",
         discussion: "Default: f16 for int8/int4 files, f32 for f32/f16 files (exact against the reference).",
         valueName: "type"))
     var kvCache: KVCacheType?

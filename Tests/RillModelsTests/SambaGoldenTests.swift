@@ -23,7 +23,7 @@ final class SambaGoldenTests: XCTestCase {
         try GoldenLogitsChecks.quantisedArgmaxAgrees("samba-tiny", .int4, atLeast: 0.72)
     }
 
-    /// f16 K/V rings on the f32 weights: measured max |Δ| 4.5e-3 (p0) to 8.2e-3 (p2) against
+    /// f16 K/V rings on the f32 weights: measured max |Δ| 4.5e-3 (p0) to 8.3e-3 (p2) against
     /// the reference, where f32 rings give 3e-5 — why f32 files keep f32 rings by default.
     func testF16KVCacheOnF32WeightsMovesLogitsByUnderOneHundredth() throws {
         try GoldenLogitsChecks.f32MatchesInBothModes("samba-tiny", kvCache: .f16, tolerance: 1e-2)

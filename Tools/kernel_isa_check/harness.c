@@ -1,6 +1,6 @@
 // Checks one build of the C kernels against a plain double-precision reference on odd shapes
 // (mat-vecs: rows not a multiple of the 4-row pass, 1–258 blocks; the scan: state sizes around
-// the 8-lane group; attention over f16 keys and values: head sizes and query rows around the
+// the 8-lane group; attention over f16 and f32 keys and values: head sizes and query rows around the
 // vector and row groups); prints the path it was built for. Run by Tools/kernel_isa_check/run.sh for every instruction-set path.
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +65,7 @@ int main(void) {
         }
         free(h); free(a); free(b); free(c); free(dl); free(d); free(u); free(y); free(href);
     }
-    // Attention over f16 keys and values: head sizes around the 8- and 16-lane groups, query
+    // Attention over f16 and f32 keys and values: head sizes around the 8- and 16-lane groups, query
     // rows around the 4-row pass, row strides wider than the head. The halves are exact
     // multiples of 1/256 in [-1, 1], so their bits are built here without a conversion.
     int dimList[] = {1, 7, 8, 20, 64}, mList[] = {1, 3, 4, 5, 9};
@@ -89,23 +89,32 @@ int main(void) {
         }
         for (int i = 0; i < m * dim; i++) q[i] = ((int)(rnd() % 2001) - 1000) / 1000.0f;
         for (int i = 0; i < m * n; i++) w[i] = (rnd() % 1000) / 1000.0f;
-        rill_half_key_scores(q, m, dim, kh, ld, n, 0.5f, sc);
-        rill_half_weighted_values(w, m, n, vh, ld, dim, o);
+        float *k32 = malloc(n * ld * 4), *v32 = malloc(n * ld * 4);
+        for (int i = 0; i < n * ld; i++) { k32[i] = (float)kf[i]; v32[i] = (float)vf[i]; }
+        for (int f32 = 0; f32 < 2; f32++) {
+        if (f32) {
+            rill_key_scores(q, m, dim, k32, ld, n, 0.5f, sc);
+            rill_weighted_values(w, m, n, v32, ld, dim, o);
+        } else {
+            rill_half_key_scores(q, m, dim, kh, ld, n, 0.5f, sc);
+            rill_half_weighted_values(w, m, n, vh, ld, dim, o);
+        }
         for (int r = 0; r < m; r++) {
             for (int j = 0; j < n; j++) {
                 double ref = 0;
                 for (int c = 0; c < dim; c++) ref += (double)q[r * dim + c] * kf[j * ld + c];
                 checks++;
-                if (fabs(sc[r * n + j] - 0.5 * ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("half scores dim %d m %d [%d,%d]: %f vs %f\n", dim, m, r, j, sc[r * n + j], 0.5 * ref); }
+                if (fabs(sc[r * n + j] - 0.5 * ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("%s scores dim %d m %d [%d,%d]: %f vs %f\n", f32 ? "f32" : "f16", dim, m, r, j, sc[r * n + j], 0.5 * ref); }
             }
             for (int c = 0; c < dim; c++) {
                 double ref = 0;
                 for (int j = 0; j < n; j++) ref += (double)w[r * n + j] * vf[j * ld + c];
                 checks++;
-                if (fabs(o[r * dim + c] - ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("half values dim %d m %d [%d,%d]: %f vs %f\n", dim, m, r, c, o[r * dim + c], ref); }
+                if (fabs(o[r * dim + c] - ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("%s values dim %d m %d [%d,%d]: %f vs %f\n", f32 ? "f32" : "f16", dim, m, r, c, o[r * dim + c], ref); }
             }
         }
-        free(q); free(sc); free(w); free(o); free(kh); free(vh); free(kf); free(vf);
+        }
+        free(q); free(sc); free(w); free(o); free(kh); free(vh); free(kf); free(vf); free(k32); free(v32);
     }
     printf("%s: %d checks, %d bad\n", rill_kernels_isa(), checks, bad);
     return bad != 0;

@@ -59,6 +59,14 @@ void rill_half_key_scores(const float *q, size_t m, size_t dim, const uint16_t *
 void rill_half_weighted_values(const float *weights, size_t m, size_t n, const uint16_t *values, size_t ldv,
                                size_t dim, float *out);
 
+/// rill_half_key_scores with f32 keys.
+void rill_key_scores(const float *q, size_t m, size_t dim, const float *keys, size_t ldk, size_t n, float scale,
+                     float *scores);
+
+/// rill_half_weighted_values with f32 values.
+void rill_weighted_values(const float *weights, size_t m, size_t n, const float *values, size_t ldv, size_t dim,
+                          float *out);
+
 /// The instruction set the kernels were compiled for ("avx512vnni", "avxvnni", "avx2",
 /// "neon-dotprod", "neon", "scalar").
 const char *rill_kernels_isa(void);

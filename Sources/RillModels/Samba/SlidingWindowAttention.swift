@@ -1,5 +1,4 @@
 import Foundation
-import COpenBLAS
 import RillKernels
 
 /// Rotary embedding as GPT-NeoX / fla's `RotaryEmbedding` (not interleaved): for pairs
@@ -29,10 +28,9 @@ public func applyRoPE(_ x: UnsafeMutablePointer<Float>, headDim dim: Int, heads:
 /// The valid keys always fill slots `0 ..< n` of the ring (before it wraps, positions 0…p sit
 /// in slots 0…p; after, every slot is valid), and a softmax-weighted sum does not depend on the
 /// order of its terms: so the query heads that share a key/value head take their scores and
-/// their output as two products over the ring in slot order, reading each key and value once
-/// per group instead of once per head: two GEMMs (OpenBLAS, single-threaded within a pool task)
-/// for an f32 ring, ``halfKeyScores(q:rows:dim:keys:ldk:count:scale:scores:)`` and
-/// ``halfWeightedValues(weights:rows:count:values:ldv:dim:out:)`` for an f16 one.
+/// their output as two products over the ring in slot order (``keyScores(q:rows:dim:keys:ldk:count:scale:scores:)``
+/// and ``weightedValues(weights:rows:count:values:ldv:dim:out:)``, or their f16 twins), reading
+/// each key and value once per group instead of once per head.
 public func windowAttention(
     q: UnsafePointer<Float>, ring: KVRing, position p: Int, heads: Int, kvHeads: Int, headDim dim: Int,
     out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, headRange: Range<Int>? = nil
@@ -47,17 +45,12 @@ public func windowAttention(
         let g = h0 / group
         let h1 = min(range.upperBound, (g + 1) * group)
         let m = h1 - h0, kvOff = g * dim
+        // S (m × n) = scale · Q (m × D) · K[0..<n]ᵀ, softmax by row, O (m × D) = S · V[0..<n].
         switch ring.storage {
         case let .f32(keys, values):
-            // S (m × n) = scale · Q (m × D) · K[0..<n]ᵀ
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(dim),
-                scale, q + h0 * dim, Int32(dim), keys + kvOff, Int32(kvDim), 0, scores, Int32(n))
+            keyScores(q: q + h0 * dim, rows: m, dim: dim, keys: keys + kvOff, ldk: kvDim, count: n, scale: scale, scores: scores)
             for r in 0..<m { softmaxInPlace(scores + r * n, count: n) }
-            // O (m × D) = S · V[0..<n]
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(dim), Int32(n),
-                1, scores, Int32(n), values + kvOff, Int32(kvDim), 0, out + h0 * dim, Int32(dim))
+            weightedValues(weights: scores, rows: m, count: n, values: values + kvOff, ldv: kvDim, dim: dim, out: out + h0 * dim)
         case let .f16(keys, values):
             halfKeyScores(q: q + h0 * dim, rows: m, dim: dim, keys: keys + kvOff, ldk: kvDim, count: n, scale: scale, scores: scores)
             for r in 0..<m { softmaxInPlace(scores + r * n, count: n) }

@@ -1,28 +1,9 @@
-// See include/rill_kernels.h. The two products of an attention step over keys and values
-// stored as IEEE half floats, with the compilers' generic vectors as selective_scan.c: one
-// source for AVX2 + F16C (vcvtph2ps, fused multiply-adds), NEON (fcvtl) and plain SSE2 (a
-// software conversion). In Swift a Float16 → Float lane conversion stayed scalar: SAMBA-400M's
-// decode ran at 31 tok/s with f16 rings against 45 with f32 ones through OpenBLAS.
-#include "rill_kernels.h"
+// The two products of one attention step over a ring of keys and values, written once and
+// instantiated by window_attention.c for f32 and f16 rows: it defines NAME_SCORES, NAME_VALUES,
+// ELEM (the stored element), LOADV (8 elements → v8f) and TO_FLOAT (one element → float)
+// before each inclusion (no include guard: it is meant to be included twice).
 
-#include "vec8.h"
-
-typedef _Float16 v8h __attribute__((vector_size(16)));
-
-static inline v8f load8h(const uint16_t *p) {
-    v8h h;
-    memcpy(&h, p, sizeof h);
-    return __builtin_convertvector(h, v8f);
-}
-
-static inline float half_to_float(uint16_t bits) {
-    _Float16 h;
-    memcpy(&h, &bits, sizeof h);
-    return (float)h;
-}
-
-void rill_half_key_scores(const float *q, size_t m, size_t dim, const uint16_t *keys, size_t ldk, size_t n,
-                          float scale, float *scores) {
+void NAME_SCORES(const float *q, size_t m, size_t dim, const ELEM *keys, size_t ldk, size_t n, float scale, float *scores) {
     const size_t full = dim / 8 * 8;
     // Up to four query rows per pass over the keys: each key row is loaded once for them.
     for (size_t r = 0; r < m; r += 4) {
@@ -30,11 +11,11 @@ void rill_half_key_scores(const float *q, size_t m, size_t dim, const uint16_t *
         const float *q0 = q + r * dim;
         const float *q1 = rows > 1 ? q0 + dim : q0, *q2 = rows > 2 ? q0 + 2 * dim : q0, *q3 = rows > 3 ? q0 + 3 * dim : q0;
         for (size_t j = 0; j < n; j++) {
-            const uint16_t *k = keys + j * ldk;
+            const ELEM *k = keys + j * ldk;
             v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             size_t c = 0;
             for (; c < full; c += 8) {
-                const v8f kv = load8h(k + c);
+                const v8f kv = LOADV(k + c);
                 a0 += load8(q0 + c) * kv;
                 a1 += load8(q1 + c) * kv;
                 a2 += load8(q2 + c) * kv;
@@ -42,7 +23,7 @@ void rill_half_key_scores(const float *q, size_t m, size_t dim, const uint16_t *
             }
             float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);
             for (; c < dim; c++) {
-                const float kc = half_to_float(k[c]);
+                const float kc = TO_FLOAT(k[c]);
                 s0 += q0[c] * kc;
                 s1 += q1[c] * kc;
                 s2 += q2[c] * kc;
@@ -57,10 +38,9 @@ void rill_half_key_scores(const float *q, size_t m, size_t dim, const uint16_t *
     }
 }
 
-void rill_half_weighted_values(const float *weights, size_t m, size_t n, const uint16_t *values, size_t ldv,
-                               size_t dim, float *out) {
+void NAME_VALUES(const float *weights, size_t m, size_t n, const ELEM *values, size_t ldv, size_t dim, float *out) {
     // 16 output lanes of up to four rows in registers (8 accumulators) while the value rows go
-    // by: each value row's 16 halves are loaded once for the four rows.
+    // by: each value row's 16 elements are loaded once for the four rows.
     for (size_t r = 0; r < m; r += 4) {
         const size_t rows = m - r < 4 ? m - r : 4;
         const float *w0 = weights + r * n;
@@ -69,8 +49,8 @@ void rill_half_weighted_values(const float *weights, size_t m, size_t n, const u
         for (; c + 16 <= dim; c += 16) {
             v8f a0 = {0}, b0 = {0}, a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0}, a3 = {0}, b3 = {0};
             for (size_t j = 0; j < n; j++) {
-                const uint16_t *v = values + j * ldv + c;
-                const v8f lo = load8h(v), hi = load8h(v + 8);
+                const ELEM *v = values + j * ldv + c;
+                const v8f lo = LOADV(v), hi = LOADV(v + 8);
                 a0 += w0[j] * lo; b0 += w0[j] * hi;
                 a1 += w1[j] * lo; b1 += w1[j] * hi;
                 a2 += w2[j] * lo; b2 += w2[j] * hi;
@@ -85,7 +65,7 @@ void rill_half_weighted_values(const float *weights, size_t m, size_t n, const u
         for (; c + 8 <= dim; c += 8) {
             v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             for (size_t j = 0; j < n; j++) {
-                const v8f lo = load8h(values + j * ldv + c);
+                const v8f lo = LOADV(values + j * ldv + c);
                 a0 += w0[j] * lo; a1 += w1[j] * lo; a2 += w2[j] * lo; a3 += w3[j] * lo;
             }
             const v8f acc[4] = {a0, a1, a2, a3};
@@ -94,7 +74,7 @@ void rill_half_weighted_values(const float *weights, size_t m, size_t n, const u
         for (; c < dim; c++) {
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
             for (size_t j = 0; j < n; j++) {
-                const float vc = half_to_float(values[j * ldv + c]);
+                const float vc = TO_FLOAT(values[j * ldv + c]);
                 s0 += w0[j] * vc; s1 += w1[j] * vc; s2 += w2[j] * vc; s3 += w3[j] * vc;
             }
             const float acc[4] = {s0, s1, s2, s3};
