@@ -6,6 +6,8 @@ import XCTest
 /// loops, on sizes that are not multiples of the 8 lanes or of the 4 query rows a pass takes,
 /// with row strides wider than the head (as in a ring holding several key/value heads).
 final class AttentionProductsTests: XCTestCase {
+    private let scale: Float = 0.37
+
     func testKeyScoresAndWeightedValuesMatchScalarLoops() {
         var rng = SplitMix64(seed: 41)
         for dim in [1, 7, 8, 20, 64] {
@@ -16,12 +18,12 @@ final class AttentionProductsTests: XCTestCase {
                     let keys = rng.floats(n * ld).map { Float16($0) }, values = rng.floats(n * ld).map { Float16($0) }
                     let weights = rng.floats(m * n)
                     check(q: q, keys: keys.map(Float.init), values: values.map(Float.init), weights: weights, dim: dim, m: m, n: n, ld: ld) {
-                        halfKeyScores(q: q, rows: m, dim: dim, keys: keys, ldk: ld, count: n, scale: 0.37, scores: $0)
+                        halfKeyScores(q: q, rows: m, dim: dim, keys: keys, ldk: ld, count: n, scale: scale, scores: $0)
                         halfWeightedValues(weights: weights, rows: m, count: n, values: values, ldv: ld, dim: dim, out: $1)
                     }
                     let keys32 = rng.floats(n * ld), values32 = rng.floats(n * ld)
                     check(q: q, keys: keys32, values: values32, weights: weights, dim: dim, m: m, n: n, ld: ld) {
-                        keyScores(q: q, rows: m, dim: dim, keys: keys32, ldk: ld, count: n, scale: 0.37, scores: $0)
+                        keyScores(q: q, rows: m, dim: dim, keys: keys32, ldk: ld, count: n, scale: scale, scores: $0)
                         weightedValues(weights: weights, rows: m, count: n, values: values32, ldv: ld, dim: dim, out: $1)
                     }
                 }
@@ -29,13 +31,12 @@ final class AttentionProductsTests: XCTestCase {
         }
     }
 
-    /// `run` fills scores (scale 0.37) and outputs; checked against double loops over `keys`
+    /// `run` fills scores (with `scale`) and outputs; checked against double loops over `keys`
     /// and `values` (the stored values, as floats).
     private func check(
         q: [Float], keys: [Float], values: [Float], weights: [Float], dim: Int, m: Int, n: Int, ld: Int,
         run: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     ) {
-        let scale: Float = 0.37
         var scores = [Float](repeating: .nan, count: m * n), out = [Float](repeating: .nan, count: m * dim)
         scores.withUnsafeMutableBufferPointer { s in out.withUnsafeMutableBufferPointer { o in run(s.baseAddress!, o.baseAddress!) } }
         for r in 0..<m {

@@ -91,28 +91,28 @@ int main(void) {
         for (int i = 0; i < m * n; i++) w[i] = (rnd() % 1000) / 1000.0f;
         float *k32 = malloc(n * ld * 4), *v32 = malloc(n * ld * 4);
         for (int i = 0; i < n * ld; i++) { k32[i] = (float)kf[i]; v32[i] = (float)vf[i]; }
-        for (int f32 = 0; f32 < 2; f32++) {
-        if (f32) {
-            rill_key_scores(q, m, dim, k32, ld, n, 0.5f, sc);
-            rill_weighted_values(w, m, n, v32, ld, dim, o);
-        } else {
-            rill_half_key_scores(q, m, dim, kh, ld, n, 0.5f, sc);
-            rill_half_weighted_values(w, m, n, vh, ld, dim, o);
-        }
-        for (int r = 0; r < m; r++) {
-            for (int j = 0; j < n; j++) {
-                double ref = 0;
-                for (int c = 0; c < dim; c++) ref += (double)q[r * dim + c] * kf[j * ld + c];
-                checks++;
-                if (fabs(sc[r * n + j] - 0.5 * ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("%s scores dim %d m %d [%d,%d]: %f vs %f\n", f32 ? "f32" : "f16", dim, m, r, j, sc[r * n + j], 0.5 * ref); }
+        for (int f32 = 0; f32 < 2; f32++) {  // f16 rows, then the same values as f32 rows
+            if (f32) {
+                rill_key_scores(q, m, dim, k32, ld, n, 0.5f, sc);
+                rill_weighted_values(w, m, n, v32, ld, dim, o);
+            } else {
+                rill_half_key_scores(q, m, dim, kh, ld, n, 0.5f, sc);
+                rill_half_weighted_values(w, m, n, vh, ld, dim, o);
             }
-            for (int c = 0; c < dim; c++) {
-                double ref = 0;
-                for (int j = 0; j < n; j++) ref += (double)w[r * n + j] * vf[j * ld + c];
-                checks++;
-                if (fabs(o[r * dim + c] - ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("%s values dim %d m %d [%d,%d]: %f vs %f\n", f32 ? "f32" : "f16", dim, m, r, c, o[r * dim + c], ref); }
+            for (int r = 0; r < m; r++) {
+                for (int j = 0; j < n; j++) {
+                    double ref = 0;
+                    for (int c = 0; c < dim; c++) ref += (double)q[r * dim + c] * kf[j * ld + c];
+                    checks++;
+                    if (fabs(sc[r * n + j] - 0.5 * ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("%s scores dim %d m %d [%d,%d]: %f vs %f\n", f32 ? "f32" : "f16", dim, m, r, j, sc[r * n + j], 0.5 * ref); }
+                }
+                for (int c = 0; c < dim; c++) {
+                    double ref = 0;
+                    for (int j = 0; j < n; j++) ref += (double)w[r * n + j] * vf[j * ld + c];
+                    checks++;
+                    if (fabs(o[r * dim + c] - ref) > 1e-5 * (fabs(ref) + 1)) { bad++; printf("%s values dim %d m %d [%d,%d]: %f vs %f\n", f32 ? "f32" : "f16", dim, m, r, c, o[r * dim + c], ref); }
+                }
             }
-        }
         }
         free(q); free(sc); free(w); free(o); free(kh); free(vh); free(kf); free(vf); free(k32); free(v32);
     }

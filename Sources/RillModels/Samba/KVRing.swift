@@ -20,7 +20,6 @@ public enum KVCacheType: String, Sendable, CaseIterable {
 public final class KVRing {
     public let window: Int
     public let kvDim: Int
-    public let type: KVCacheType
     /// (W, kvDim) keys and values, as stored.
     public enum Storage {
         case f32(keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>)
@@ -28,10 +27,16 @@ public final class KVRing {
     }
     public let storage: Storage
 
+    public var type: KVCacheType {
+        switch storage {
+        case .f32: return .f32
+        case .f16: return .f16
+        }
+    }
+
     public init(window: Int, kvDim: Int, type: KVCacheType = .f32) {
         self.window = window
         self.kvDim = kvDim
-        self.type = type
         let n = window * kvDim
         switch type {
         case .f32: storage = .f32(keys: .allocate(capacity: n), values: .allocate(capacity: n))
