@@ -51,21 +51,26 @@ public enum QuantType: UInt8, Sendable, CaseIterable, Codable, CustomStringConve
 /// Where the parts of one stored tensor lie, relative to the tensor's first byte.
 ///
 /// A tensor of shape `[d0, …, dk]` is a matrix of `rows = d0·…·d(k−1)` rows of `cols = dk`
-/// elements (a 1-D tensor is one row). For the block types each row is padded with zeros to
-/// `blocksPerRow · 32` elements; the quants of all rows come first (`rows × blocksPerRow ×
-/// bytesPerBlock`, row-major), then, at the next multiple of 64 bytes, the scales
-/// (`rows × blocksPerRow` little-endian `Float32`, row-major). Keeping scales apart lets a
-/// kernel load 32 quants with one aligned vector load.
+/// elements (a 1-D tensor is one row). f32/f16 are row-major. The block types store rows in
+/// **groups of four** (`Formats/rill.md` §6): group g holds rows 4g…4g+3 (the last group padded
+/// with zero rows), and within a group, **units** of blocks (1 for int8; 2 for int4, so that a
+/// row's 32 bytes of a pair are one vector load, the last unit of an odd row holding one): the
+/// unit's scales, row by row, then its quants, row by row. A mat-vec over four rows then reads one sequential
+/// stream, scales beside the quants they scale — which the hardware prefetcher follows at full
+/// memory speed, where four separate row streams and a fifth of scales ran 25–40 % slower.
 public struct TensorLayout: Sendable, Equatable {
     public let type: QuantType
     public let rows: Int
     public let cols: Int
     /// `ceil(cols / 32)` for the block types, 0 for f32/f16.
     public let blocksPerRow: Int
-    /// Offset of the scales from the tensor's start (block types), else the byte count.
-    public let scalesOffset: Int
+    /// Bytes of one group of four rows (block types), else 0.
+    public let groupBytes: Int
     /// Total bytes of the tensor.
     public let byteCount: Int
+
+    /// Rows per group of the block types.
+    public static let groupRows = 4
 
     /// Computes the layout; returns nil when a size overflows `Int`.
     public init?(type: QuantType, shape: [Int]) {
@@ -87,21 +92,37 @@ public struct TensorLayout: Sendable, Equatable {
             let (b, o2) = n.multipliedReportingOverflow(by: elemBytes)
             if o1 || o2 { return nil }
             blocksPerRow = 0
-            scalesOffset = b
+            groupBytes = 0
             byteCount = b
         case .int8, .int4:
             let nb = (cols + QuantType.blockSize - 1) / QuantType.blockSize
-            let (blocks, o1) = rows.multipliedReportingOverflow(by: nb)
-            let (qBytes, o2) = blocks.multipliedReportingOverflow(by: type.bytesPerBlock)
-            let (sBytes, o3) = blocks.multipliedReportingOverflow(by: 4)
-            if o1 || o2 || o3 || qBytes > Int.max - 64 - sBytes { return nil }
+            let groups = rows / TensorLayout.groupRows + (rows % TensorLayout.groupRows == 0 ? 0 : 1)
+            let (g, o1) = nb.multipliedReportingOverflow(by: TensorLayout.groupRows * (4 + type.bytesPerBlock))
+            let (total, o2) = g.multipliedReportingOverflow(by: groups)
+            if o1 || o2 { return nil }
             blocksPerRow = nb
-            scalesOffset = alignUp(qBytes, to: 64)
-            byteCount = scalesOffset + sBytes
+            groupBytes = g
+            byteCount = total
         }
     }
 
     public var elementCount: Int { rows * cols }
+
+    /// Byte offsets from the tensor's start of block `b` of row `r` (block types): its quants
+    /// and its f32 scale.
+    @inlinable
+    public func blockOffsets(row r: Int, block b: Int) -> (quants: Int, scale: Int) {
+        let k = r & (TensorLayout.groupRows - 1), group = (r >> 2) * groupBytes
+        if type == .int8 {  // units of one block: 4 scales, then 4 × 32 quants
+            let unit = group + b * (TensorLayout.groupRows * (4 + 32))
+            return (unit + 16 + 32 * k, unit + 4 * k)
+        }
+        // int4: units of two blocks (the last of an odd row one); a unit's blocks start at a
+        // multiple of 2, so the unit begins after b & ~1 blocks' worth of bytes.
+        let i = b & 1, width = (b | 1) < blocksPerRow ? 2 : 1
+        let unit = group + (b & ~1) * (TensorLayout.groupRows * (4 + 16))
+        return (unit + 16 * width + (k * width + i) * 16, unit + 4 * (k * width + i))
+    }
 }
 
 /// Rounds `value` up to a multiple of `alignment` (a power of two).

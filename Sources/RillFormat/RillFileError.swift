@@ -31,6 +31,9 @@ public enum RillFileError: Error, CustomStringConvertible, Equatable {
         case let .badMagic(path):
             return "\(path): not a .rill file (wrong magic bytes)"
         case let .unsupportedVersion(path, major, minor, supported):
+            if major < supported {
+                return "\(path): format version \(major).\(minor) was written by an older rill (this reader knows major \(supported)); convert the checkpoint again with `rill convert`"
+            }
             return "\(path): format version \(major).\(minor) is not supported (this reader knows major \(supported); upgrade rill)"
         case let .invalidField(path, field, expected, found):
             return "\(path): \(field): expected \(expected), found \(found)"

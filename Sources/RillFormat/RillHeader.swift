@@ -5,7 +5,7 @@ public struct RillHeader: Sendable, Equatable {
     /// 7-bit transfer that damaged the file is caught at the first read.
     public static let magic: [UInt8] = [0x89, 0x52, 0x49, 0x4C, 0x4C, 0x0D, 0x0A, 0x1A]
     public static let size = 128
-    public static let currentMajor: UInt16 = 1
+    public static let currentMajor: UInt16 = 2
     public static let currentMinor: UInt16 = 0
     /// Tensor data offsets are multiples of this.
     public static let alignment = 64

@@ -34,12 +34,16 @@ public struct TensorView: @unchecked Sendable {
         return base.assumingMemoryBound(to: Float16.self)
     }
 
-    /// First quant byte of the block types; row `r` starts at `r · blocksPerRow · bytesPerBlock`.
-    public var quants: UnsafeRawPointer { base }
+    /// First quant byte of block `b` of row `r` (block types; `TensorLayout.blockOffsets`).
+    @inlinable
+    public func blockQuants(row r: Int, block b: Int) -> UnsafeRawPointer {
+        base + layout.blockOffsets(row: r, block: b).quants
+    }
 
-    /// Block scales of the block types; row `r` starts at `r · blocksPerRow`.
-    public var scales: UnsafePointer<Float> {
-        (base + layout.scalesOffset).assumingMemoryBound(to: Float.self)
+    /// Scale of block `b` of row `r` (block types).
+    @inlinable
+    public func blockScale(row r: Int, block b: Int) -> Float {
+        base.load(fromByteOffset: layout.blockOffsets(row: r, block: b).scale, as: Float.self)
     }
 
     /// Dequantises row `r` (all `cols` elements) into `out` — the scalar reference path.
@@ -51,16 +55,17 @@ public struct TensorView: @unchecked Sendable {
             for j in 0..<cols { dst[j] = f32[r * cols + j] }
         case .f16:
             for j in 0..<cols { dst[j] = Float(f16[r * cols + j]) }
-        case .int8:
-            let nb = layout.blocksPerRow
-            dequantizeRowInt8(
-                quants: (quants + r * nb * type.bytesPerBlock).assumingMemoryBound(to: Int8.self),
-                scales: scales + r * nb, out: dst)
-        case .int4:
-            let nb = layout.blocksPerRow
-            dequantizeRowInt4(
-                quants: (quants + r * nb * type.bytesPerBlock).assumingMemoryBound(to: UInt8.self),
-                scales: scales + r * nb, out: dst)
+        case .int8, .int4:
+            let bs = QuantType.blockSize
+            for b in 0..<layout.blocksPerRow {
+                var d = blockScale(row: r, block: b)
+                let part = UnsafeMutableBufferPointer(rebasing: dst[(b * bs)..<min(cols, (b + 1) * bs)])
+                if type == .int8 {
+                    dequantizeRowInt8(quants: blockQuants(row: r, block: b).assumingMemoryBound(to: Int8.self), scales: &d, out: part)
+                } else {
+                    dequantizeRowInt4(quants: blockQuants(row: r, block: b).assumingMemoryBound(to: UInt8.self), scales: &d, out: part)
+                }
+            }
         }
     }
 }
@@ -101,16 +106,24 @@ public func writeQuantized(_ values: UnsafeBufferPointer<Float>, layout: TensorL
         let p = dst.assumingMemoryBound(to: Float16.self)
         for i in 0..<values.count { p[i] = Float16(values[i]) }
     case .int8, .int4:
+        // Each row into a plain row of blocks and scales, then every block to its place in
+        // the grouped layout. Rows past `rows` in the last group stay zero (scale 0).
         let nb = layout.blocksPerRow
         let bpb = layout.type.bytesPerBlock
-        let scales = (dst + layout.scalesOffset).assumingMemoryBound(to: Float.self)
+        let rowQuants = UnsafeMutableRawPointer.allocate(byteCount: nb * bpb, alignment: 64)
+        let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: nb)
+        defer { rowQuants.deallocate(); rowScales.deallocate() }
         for r in 0..<layout.rows {
             let row = UnsafeBufferPointer(rebasing: values[(r * layout.cols)..<((r + 1) * layout.cols)])
-            let q = dst + r * nb * bpb
             if layout.type == .int8 {
-                quantizeRowInt8(row, quants: q.assumingMemoryBound(to: Int8.self), scales: scales + r * nb)
+                quantizeRowInt8(row, quants: rowQuants.assumingMemoryBound(to: Int8.self), scales: rowScales)
             } else {
-                quantizeRowInt4(row, quants: q.assumingMemoryBound(to: UInt8.self), scales: scales + r * nb)
+                quantizeRowInt4(row, quants: rowQuants.assumingMemoryBound(to: UInt8.self), scales: rowScales)
+            }
+            for b in 0..<nb {
+                let at = layout.blockOffsets(row: r, block: b)
+                (dst + at.quants).copyMemory(from: rowQuants + b * bpb, byteCount: bpb)
+                (dst + at.scale).storeBytes(of: rowScales[b], as: Float.self)
             }
         }
     }

@@ -43,13 +43,12 @@ func dequantizeBlockRows(
     block: (UnsafeRawPointer) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 ) {
     let bs = QuantType.blockSize
-    let cols = w.cols, nb = w.layout.blocksPerRow, bpb = w.type.bytesPerBlock
+    let cols = w.cols, nb = w.layout.blocksPerRow
     let full = cols / bs
     for r in rows {
-        let q = w.quants + r * nb * bpb, s = w.scales + r * nb
         let o = out + (r - rows.lowerBound) * cols
         for b in 0..<full {
-            let d = s[b], v = block(q + b * bpb)
+            let d = w.blockScale(row: r, block: b), v = block(w.blockQuants(row: r, block: b))
             let p = UnsafeMutableRawPointer(o + b * bs)
             p.storeBytes(of: v.0 * d, as: SIMD8<Float>.self)
             p.storeBytes(of: v.1 * d, toByteOffset: 32, as: SIMD8<Float>.self)
@@ -57,7 +56,7 @@ func dequantizeBlockRows(
             p.storeBytes(of: v.3 * d, toByteOffset: 96, as: SIMD8<Float>.self)
         }
         if full < nb {
-            let d = s[full], v = block(q + full * bpb)
+            let d = w.blockScale(row: r, block: full), v = block(w.blockQuants(row: r, block: full))
             let left = cols - full * bs
             let groups = ActivationBlock(v: v)  // (a plain tuple, indexable)
             for k in 0..<4 where 8 * k < left {

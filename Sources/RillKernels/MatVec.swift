@@ -45,7 +45,6 @@ public func matVecReference(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: Uns
     precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
     let cols = w.cols
     let bs = QuantType.blockSize
-    let nb = w.layout.blocksPerRow
     for r in rows {
         var sum: Float = 0
         switch w.type {
@@ -54,15 +53,16 @@ public func matVecReference(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: Uns
         case .f16:
             for j in 0..<cols { sum += Float(w.f16[r * cols + j]) * x[j] }
         case .int8:
-            let q = (w.quants + r * nb * bs).assumingMemoryBound(to: Int8.self)
-            for j in 0..<cols { sum += Float(q[j]) * w.scales[r * nb + j / bs] * x[j] }
+            for j in 0..<cols {
+                let q = w.blockQuants(row: r, block: j / bs).load(fromByteOffset: j % bs, as: Int8.self)
+                sum += Float(q) * w.blockScale(row: r, block: j / bs) * x[j]
+            }
         case .int4:
-            let q = (w.quants + r * nb * (bs / 2)).assumingMemoryBound(to: UInt8.self)
             for j in 0..<cols {
                 let b = j / bs, i = j % bs
-                let byte = q[b * (bs / 2) + i % (bs / 2)]
+                let byte = w.blockQuants(row: r, block: b).load(fromByteOffset: i % (bs / 2), as: UInt8.self)
                 let n = i < bs / 2 ? byte & 0x0F : byte >> 4
-                sum += Float(Int(n) - 8) * w.scales[r * nb + b] * x[j]
+                sum += Float(Int(n) - 8) * w.blockScale(row: r, block: b) * x[j]
             }
         }
         y[r] = sum

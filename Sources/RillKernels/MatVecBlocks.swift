@@ -62,36 +62,30 @@ func matVecBlockRows(
 ) {
     let bs = QuantType.blockSize
     let cols = w.cols, nb = w.layout.blocksPerRow
-    let bpb = w.type.bytesPerBlock
-    let rowBytes = nb * bpb
     let full = cols / bs
     let hasTail = full < nb
     let tail = tailActivations(x, cols: cols)
     var r = rows.lowerBound
     while r + 2 <= rows.upperBound {
-        let q0 = w.quants + r * rowBytes, q1 = q0 + rowBytes
-        let s0 = w.scales + r * nb, s1 = s0 + nb
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
         for b in 0..<full {
             let xb = loadActivations(x, at: b * bs)
-            a0 += dot(q0 + b * bpb, xb) * s0[b]
-            a1 += dot(q1 + b * bpb, xb) * s1[b]
+            a0 += dot(w.blockQuants(row: r, block: b), xb) * w.blockScale(row: r, block: b)
+            a1 += dot(w.blockQuants(row: r + 1, block: b), xb) * w.blockScale(row: r + 1, block: b)
         }
         if hasTail {
-            a0 += dot(q0 + full * bpb, tail) * s0[full]
-            a1 += dot(q1 + full * bpb, tail) * s1[full]
+            a0 += dot(w.blockQuants(row: r, block: full), tail) * w.blockScale(row: r, block: full)
+            a1 += dot(w.blockQuants(row: r + 1, block: full), tail) * w.blockScale(row: r + 1, block: full)
         }
         y[r] = a0.sum(); y[r + 1] = a1.sum()
         r += 2
     }
     if r < rows.upperBound {
-        let q0 = w.quants + r * rowBytes
-        let s0 = w.scales + r * nb
         var a0 = SIMD8<Float>()
         for b in 0..<full {
-            a0 += dot(q0 + b * bpb, loadActivations(x, at: b * bs)) * s0[b]
+            a0 += dot(w.blockQuants(row: r, block: b), loadActivations(x, at: b * bs)) * w.blockScale(row: r, block: b)
         }
-        if hasTail { a0 += dot(q0 + full * bpb, tail) * s0[full] }
+        if hasTail { a0 += dot(w.blockQuants(row: r, block: full), tail) * w.blockScale(row: r, block: full) }
         y[r] = a0.sum()
     }
 }

@@ -30,8 +30,8 @@ public func matVecQ16(_ w: TensorView, _ x: ActivationsQ16, _ y: UnsafeMutablePo
     precondition(w.type == .int8 && x.cols == w.cols, "\(w.name): \(w.type) × \(x.cols) int16 activations")
     precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
     if rows.isEmpty { return }
-    // The view checked at open that quants and scales of all rows lie inside the mapping.
-    rill_matvec_q8_q16(w.quants.assumingMemoryBound(to: Int8.self), w.scales, x.quants, x.scales,
+    // The view checked at open that every group of the tensor lies inside the mapping.
+    rill_matvec_q8_q16(w.base.assumingMemoryBound(to: UInt8.self), x.quants, x.scales,
                        w.layout.blocksPerRow, rows.lowerBound, rows.upperBound, y)
 }
 
@@ -46,11 +46,11 @@ public func matVecQ16Reference(_ w: TensorView, _ x: ActivationsQ16, _ y: Unsafe
         var sum: Float = 0
         for b in 0..<nb {
             var isum: Int32 = 0
+            let q = w.blockQuants(row: r, block: b)
             for i in 0..<bs {
-                let qw = Int32(w.quants.load(fromByteOffset: (r * nb + b) * bs + i, as: Int8.self))
-                isum += qw * Int32(x.quants[b * bs + i])
+                isum += Int32(q.load(fromByteOffset: i, as: Int8.self)) * Int32(x.quants[b * bs + i])
             }
-            sum += Float(isum) * (w.scales[r * nb + b] * x.scales[b])
+            sum += Float(isum) * (w.blockScale(row: r, block: b) * x.scales[b])
         }
         y[r] = sum
     }

@@ -105,13 +105,12 @@ public func matVecQ8(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMutablePoin
     precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
     if rows.isEmpty { return }
     let nb = w.layout.blocksPerRow
-    // The view checked at open that quants and scales of all rows lie inside the mapping.
+    // The view checked at open that every group of the tensor lies inside the mapping.
+    let groups = w.base.assumingMemoryBound(to: UInt8.self)
     if w.type == .int8 {
-        rill_matvec_q8_q8(w.quants.assumingMemoryBound(to: Int8.self), w.scales, x.quants, x.scales,
-                          nb, rows.lowerBound, rows.upperBound, y)
+        rill_matvec_q8_q8(groups, x.quants, x.scales, nb, rows.lowerBound, rows.upperBound, y)
     } else {
-        rill_matvec_q4_q8(w.quants.assumingMemoryBound(to: UInt8.self), w.scales, x.quants, x.scales,
-                          nb, rows.lowerBound, rows.upperBound, y)
+        rill_matvec_q4_q8(groups, x.quants, x.scales, nb, rows.lowerBound, rows.upperBound, y)
     }
 }
 
@@ -130,17 +129,18 @@ public func matVecQ8Reference(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMu
         var sum: Float = 0
         for b in 0..<nb {
             var isum: Int32 = 0
+            let q = w.blockQuants(row: r, block: b)
             for i in 0..<bs {
                 let qw: Int32
                 if w.type == .int8 {
-                    qw = Int32(w.quants.load(fromByteOffset: (r * nb + b) * bs + i, as: Int8.self))
+                    qw = Int32(q.load(fromByteOffset: i, as: Int8.self))
                 } else {
-                    let byte = w.quants.load(fromByteOffset: (r * nb + b) * (bs / 2) + i % (bs / 2), as: UInt8.self)
+                    let byte = q.load(fromByteOffset: i % (bs / 2), as: UInt8.self)
                     qw = Int32(i < bs / 2 ? byte & 0x0F : byte >> 4) - 8
                 }
                 isum += qw * Int32(x.quants[b * bs + i])
             }
-            sum += Float(isum) * (w.scales[r * nb + b] * x.scales[b])
+            sum += Float(isum) * (w.blockScale(row: r, block: b) * x.scales[b])
         }
         y[r] = sum
     }

@@ -81,7 +81,7 @@ final class RillFileRoundTripTests: XCTestCase {
         let b = raw.bytes
         typealias H = RawRill.H
         XCTAssertEqual(Array(b[0..<8]), [0x89, 0x52, 0x49, 0x4C, 0x4C, 0x0D, 0x0A, 0x1A])
-        XCTAssertEqual(b.u16(at: H.major), 1)
+        XCTAssertEqual(b.u16(at: H.major), 2)
         XCTAssertEqual(b.u16(at: H.minor), 0)
         XCTAssertEqual(b.u32(at: H.headerSize), 128)
         XCTAssertEqual(raw.u64(H.fileSize), UInt64(b.count))

@@ -89,12 +89,19 @@ final class RillFileValidationTests: XCTestCase {
     func testUnknownMajorVersionIsRefused() throws {
         let (raw, path) = try smallFile()
         var bad = raw
-        bad.bytes.setU16(2, at: H.major)
+        bad.bytes.setU16(3, at: H.major)
         bad.resealHeader()
         try bad.write(to: path)
         guard let e = rillError({ try RillFile(path: path) }) else { return }
-        XCTAssertEqual(e, .unsupportedVersion(path: path, major: 2, minor: 0, supported: 1))
-        // Even when the rest of the header does not follow version 1's layout.
+        XCTAssertEqual(e, .unsupportedVersion(path: path, major: 3, minor: 0, supported: 2))
+        // A version-1 file (planar block layout) is refused, with the advice to convert again.
+        bad.bytes.setU16(1, at: H.major)
+        bad.resealHeader()
+        try bad.write(to: path)
+        guard let old = rillError({ try RillFile(path: path) }) else { return }
+        XCTAssertEqual(old, .unsupportedVersion(path: path, major: 1, minor: 0, supported: 2))
+        XCTAssertTrue("\(old)".contains("convert the checkpoint again"), "\(old)")
+        // Even when the rest of the header does not follow version 2's layout.
         bad.bytes.setU16(0, at: H.major)
         try assertOpenFails(bad, path, .unsupportedVersion)
     }

@@ -17,21 +17,21 @@ final class TensorLayoutTests: XCTestCase {
         XCTAssertEqual(storedBytes(t), [0x00, 0x3C, 0x00, 0xC0, 0xFF, 0x7B])
     }
 
-    /// rows × blocks × 32 quant bytes, then at the next multiple of 64 the f32 scales.
+    /// Groups of four rows (the last padded), each nb · 4 · (4 + bytes per block) bytes.
     func testBlockLayoutSizes() {
         let cases: [(QuantType, [Int], Int, Int, Int)] = [
-            // type, shape, blocksPerRow, scalesOffset, byteCount
-            (.int8, [1, 1], 1, 64, 68),  // 32 quant bytes, scales at 64
-            (.int8, [2, 33], 2, 128, 144),
-            (.int8, [3, 2, 32], 1, 192, 216),  // rows = 3·2
-            (.int4, [1, 33], 2, 64, 72),  // 32 quant bytes
-            (.int4, [7, 257], 9, 1024, 1276),  // 7·9·16 = 1008 → 1024; + 63·4
-            (.int4, [4, 32], 1, 64, 80),
+            // type, shape, blocksPerRow, groupBytes, byteCount
+            (.int8, [1, 1], 1, 144, 144),  // one group: 4 scales + 4 × 32 quants
+            (.int8, [2, 33], 2, 288, 288),
+            (.int8, [3, 2, 32], 1, 144, 288),  // rows = 3·2: two groups
+            (.int4, [1, 33], 2, 160, 160),  // one unit of two blocks: 8 scales + 4 × 32 bytes
+            (.int4, [7, 257], 9, 720, 1440),  // 4 pair units + 1 single, two groups
+            (.int4, [4, 32], 1, 80, 80),
         ]
-        for (type, shape, nb, so, bc) in cases {
+        for (type, shape, nb, gb, bc) in cases {
             let l = TensorLayout(type: type, shape: shape)!
             XCTAssertEqual(l.blocksPerRow, nb, "\(type) \(shape)")
-            XCTAssertEqual(l.scalesOffset, so, "\(type) \(shape)")
+            XCTAssertEqual(l.groupBytes, gb, "\(type) \(shape)")
             XCTAssertEqual(l.byteCount, bc, "\(type) \(shape)")
         }
         XCTAssertEqual(TensorLayout(type: .f16, shape: [3, 5])!.byteCount, 30)
@@ -45,23 +45,27 @@ final class TensorLayoutTests: XCTestCase {
         XCTAssertNil(TensorLayout(type: .int4, shape: [1 << 40, 1 << 30]))
     }
 
-    /// d = 1: q = round(x), ties to even; padding elements are 0; the gap between the quants
-    /// and the scales is zero.
+    /// d = 1: q = round(x), ties to even; padding elements are 0; the three padding rows of the
+    /// group are zero (scale 0, quants 0). Unit b: four scales at 144·b, then row k's 32 quants
+    /// at 144·b + 16 + 32·k.
     func testInt8BytesAndScales() {
         var x = [Float](repeating: 0, count: 33)
         x[0] = 127; x[1] = -63.5; x[2] = 2.5; x[3] = -1; x[32] = -4
         let t = OwnedTensor(name: "t", shape: [1, 33], type: .int8, values: x)
         let b = storedBytes(t)
-        XCTAssertEqual(Array(b[0..<4]), [127, UInt8(bitPattern: -64), 2, UInt8(bitPattern: -1)])
-        XCTAssertEqual(b[32], UInt8(bitPattern: -127), "second block: −4 is its maximum")
-        XCTAssert(b[33..<64].allSatisfy { $0 == 0 }, "padding elements of the last block are q = 0")
-        XCTAssertEqual(b.u32(at: 64), Float(1).bitPattern)
-        XCTAssertEqual(b.u32(at: 68), (Float(4) / 127).bitPattern)
-        XCTAssertEqual(b.count, 72)
+        XCTAssertEqual(b.count, 288)
+        XCTAssertEqual(b.u32(at: 0), Float(1).bitPattern)
+        XCTAssert(b[4..<16].allSatisfy { $0 == 0 }, "padding rows' scales")
+        XCTAssertEqual(Array(b[16..<20]), [127, UInt8(bitPattern: -64), 2, UInt8(bitPattern: -1)])
+        XCTAssert(b[20..<144].allSatisfy { $0 == 0 }, "rest of block 0, then the padding rows' quants")
+        XCTAssertEqual(b.u32(at: 144), (Float(4) / 127).bitPattern)
+        XCTAssertEqual(b[160], UInt8(bitPattern: -127), "second block: −4 is its maximum")
+        XCTAssert(b[161..<288].allSatisfy { $0 == 0 }, "padding elements of the last block are q = 0")
     }
 
     /// Byte i of a block holds element i in its low nibble and element i + 16 in its high
-    /// nibble; n = round(x/d) + 8, so 0 is nibble 8 and padding bytes are 0x88.
+    /// nibble; n = round(x/d) + 8, so 0 is nibble 8 and padding bytes are 0x88. A unit of two
+    /// blocks: row k's two scales at 8·k, then row k's 32 bytes (block 0, block 1) at 32 + 32·k.
     func testInt4NibbleOrderAndPadding() {
         var x = [Float](repeating: 0, count: 33)
         x[0] = -8  // m: d = −8 / −8 = 1, n = 0
@@ -70,29 +74,44 @@ final class TensorLayoutTests: XCTestCase {
         x[32] = 2  // second block: m = 2, d = −0.25, n = round(2 / −0.25) + 8 = 0
         let t = OwnedTensor(name: "t", shape: [1, 33], type: .int4, values: x)
         let b = storedBytes(t)
-        XCTAssertEqual(b[0], 0xF0)
-        XCTAssertEqual(b[1], 0x8B)
-        XCTAssert(b[2..<16].allSatisfy { $0 == 0x88 })
-        XCTAssertEqual(b[16], 0x80, "element 32 → low nibble 0, element 48 (padding) → high nibble 8")
-        XCTAssert(b[17..<32].allSatisfy { $0 == 0x88 }, "padding elements are the value 0")
-        XCTAssert(b[32..<64].allSatisfy { $0 == 0 }, "gap before the scales")
-        XCTAssertEqual(b.u32(at: 64), Float(1).bitPattern)
-        XCTAssertEqual(b.u32(at: 68), Float(-0.25).bitPattern)
+        XCTAssertEqual(b.count, 160)
+        XCTAssertEqual(b.u32(at: 0), Float(1).bitPattern)
+        XCTAssertEqual(b.u32(at: 4), Float(-0.25).bitPattern)
+        XCTAssert(b[8..<32].allSatisfy { $0 == 0 }, "padding rows' scales")
+        XCTAssertEqual(b[32], 0xF0)
+        XCTAssertEqual(b[33], 0x8B)
+        XCTAssert(b[34..<48].allSatisfy { $0 == 0x88 })
+        XCTAssertEqual(b[48], 0x80, "element 32 → low nibble 0, element 48 (padding) → high nibble 8")
+        XCTAssert(b[49..<64].allSatisfy { $0 == 0x88 }, "padding elements are the value 0")
+        XCTAssert(b[64..<160].allSatisfy { $0 == 0 }, "padding rows' quants")
     }
 
-    func testScalesOfRowsAreRowMajorAfterAllQuants() {
+    /// Row r = 4g + k of a group: int8 scale of block b at g·groupBytes + 144·b + 4·k; an odd
+    /// int4 row ends with a single-block unit (4 scales, then 4 × 16 bytes).
+    func testBlocksOfGroupedRows() {
         // Row r has all elements equal to r + 1, so its int8 scale is (r + 1) / 127.
-        let rows = 3, cols = 40
+        let rows = 6, cols = 40
         let x = (0..<rows * cols).map { Float($0 / cols + 1) }
         let t = OwnedTensor(name: "t", shape: [rows, cols], type: .int8, values: x)
         let b = storedBytes(t)
         let l = t.view.layout
-        XCTAssertEqual(l.scalesOffset, 192)
+        XCTAssertEqual(l.groupBytes, 288)
         for r in 0..<rows {
-            for k in 0..<2 {
-                XCTAssertEqual(b.u32(at: l.scalesOffset + 4 * (r * 2 + k)), (Float(r + 1) / 127).bitPattern)
+            let g = r / 4, k = r % 4
+            for blk in 0..<2 {
+                XCTAssertEqual(b.u32(at: g * 288 + 144 * blk + 4 * k), (Float(r + 1) / 127).bitPattern, "row \(r) block \(blk)")
+                XCTAssertEqual(l.blockOffsets(row: r, block: blk).scale, g * 288 + 144 * blk + 4 * k)
+                XCTAssertEqual(l.blockOffsets(row: r, block: blk).quants, g * 288 + 144 * blk + 16 + 32 * k)
             }
-            XCTAssertEqual(b[r * 64], 127, "row \(r)'s quants start at r · blocksPerRow · 32")
+            XCTAssertEqual(b[g * 288 + 16 + 32 * k], 127, "row \(r)'s first quant")
         }
+        XCTAssert(b[(288 + 16 + 64)..<(288 + 144)].allSatisfy { $0 == 0 }, "rows 6, 7 are padding")
+        let q4 = TensorLayout(type: .int4, shape: [5, 96])!  // three blocks: a pair unit, then one
+        XCTAssertEqual(q4.groupBytes, 240)
+        XCTAssertEqual(q4.blockOffsets(row: 1, block: 1).scale, 12)
+        XCTAssertEqual(q4.blockOffsets(row: 1, block: 1).quants, 32 + 32 + 16)
+        XCTAssertEqual(q4.blockOffsets(row: 2, block: 2).scale, 160 + 8)
+        XCTAssertEqual(q4.blockOffsets(row: 2, block: 2).quants, 160 + 16 + 32)
+        XCTAssertEqual(q4.blockOffsets(row: 4, block: 0).scale, 240)
     }
 }

@@ -284,7 +284,7 @@ struct RillParts {
     func assemble() -> [UInt8] {
         var b = [UInt8](repeating: 0, count: 128)
         b.replaceSubrange(0..<8, with: RillHeader.magic)
-        b[8] = 1  // major 1, minor 0
+        b[8] = 2  // major 2, minor 0
         b[12] = 128  // header size
         b.setU64(128, at: Field.metadataOffset)
         b.setU64(UInt64(metadata.count), at: Field.metadataLength)

@@ -122,6 +122,27 @@ final class MatVecQ16Tests: XCTestCase {
         XCTAssertEqual(yPar, run(true, w.view, quantized(x)))
     }
 
+    /// Every row range, including ranges that start or end inside a group of four stored rows
+    /// (and the padded last group): each row as in the whole-matrix call, bit for bit, and
+    /// nothing written outside the range.
+    func testEveryRowRangeEqualsTheWholeCall() {
+        var rng = SplitMix64(seed: 25)
+        let rows = 11, cols = 97
+        let w = OwnedTensor(name: "w", shape: [rows, cols], type: .int8, values: rng.floats(rows * cols))
+        let x = quantized(rng.floats(cols))
+        let all = run(true, w.view, x)
+        for r0 in 0..<rows {
+            for r1 in (r0 + 1)...rows {
+                var y = [Float](repeating: -7, count: rows)
+                y.withUnsafeMutableBufferPointer { matVecQ16(w.view, x, $0.baseAddress!, rows: r0..<r1) }
+                for r in 0..<rows {
+                    let want = (r0..<r1).contains(r) ? all[r].bitPattern : Float(-7).bitPattern
+                    XCTAssertEqual(y[r].bitPattern, want, "rows \(r0)..<\(r1), row \(r)")
+                }
+            }
+        }
+    }
+
     func testKernelISAIsNamed() {
         XCTAssertTrue(["avx512vnni", "avxvnni", "avx2", "neon-dotprod", "neon", "scalar"].contains(integerKernelISA), integerKernelISA)
     }

@@ -19,6 +19,30 @@ final class MatVecQ8Tests: XCTestCase {
         return y
     }
 
+    /// Every row range, including ranges that start or end inside a group of four stored rows
+    /// (and the padded last group), for int8 and int4 with an odd block count (int4's last,
+    /// single-block unit): each row as in the whole-matrix call, bit for bit, and nothing
+    /// written outside the range.
+    func testEveryRowRangeEqualsTheWholeCall() {
+        for type in [QuantType.int8, .int4] {
+            var rng = SplitMix64(seed: 26)
+            let rows = 11, cols = 97
+            let w = OwnedTensor(name: "w", shape: [rows, cols], type: type, values: rng.floats(rows * cols))
+            let x = quantized(rng.floats(cols))
+            let all = run(true, w.view, x)
+            for r0 in 0..<rows {
+                for r1 in (r0 + 1)...rows {
+                    var y = [Float](repeating: -7, count: rows)
+                    y.withUnsafeMutableBufferPointer { matVecQ8(w.view, x, $0.baseAddress!, rows: r0..<r1) }
+                    for r in 0..<rows {
+                        let want = (r0..<r1).contains(r) ? all[r].bitPattern : Float(-7).bitPattern
+                        XCTAssertEqual(y[r].bitPattern, want, "\(type) rows \(r0)..<\(r1), row \(r)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The activation quantiser is the file's int8 quantiser: same quants and scales, bitwise.
     func testQuantizeMatchesReferenceQuantizer() {
         var rng = SplitMix64(seed: 11)

@@ -1,13 +1,40 @@
 // Checks one build of the C kernels against a plain double-precision reference on odd shapes
-// (mat-vecs: rows not a multiple of the 4-row pass, 1–258 blocks; the scan: state sizes around
+// (mat-vecs: rows not a multiple of the 4-row group, row ranges starting inside a group, 1–258
+// blocks, weights packed here into the grouped layout of Formats/rill.md §6; the scan: state sizes around
 // the 8-lane group; attention over f16 and f32 keys and values: head sizes and query rows around the
 // vector and row groups); prints the path it was built for. Run by Tools/kernel_isa_check/run.sh for every instruction-set path.
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
+#include <string.h>
 #include "rill_kernels.h"
 static unsigned long long s = 88172645463325252ULL;
 static unsigned rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (unsigned)s; }
+// Planar rows (quants r·nb·bpb, scales r·nb) into groups of four rows: per unit of up to ub
+// blocks, the four rows' scales, then the four rows' quants (padding rows zero).
+static uint8_t *pack(const void *quants, const float *sc, int rows, int nb, int bpb, int ub) {
+    const uint8_t *q = quants;
+    const int groups = (rows + 3) / 4;
+    const size_t gb = (size_t)nb * 4 * (4 + bpb);
+    uint8_t *out = calloc(groups * gb, 1), *p = out;
+    for (int g = 0; g < groups; g++) {
+        for (int b0 = 0; b0 < nb; b0 += ub) {
+            const int w = nb - b0 < ub ? nb - b0 : ub;
+            for (int k = 0; k < 4; k++) for (int i = 0; i < w; i++) {
+                const int r = 4 * g + k;
+                const float v = r < rows ? sc[r * nb + b0 + i] : 0;
+                memcpy(p, &v, 4); p += 4;
+            }
+            for (int k = 0; k < 4; k++) for (int i = 0; i < w; i++) {
+                const int r = 4 * g + k;
+                if (r < rows) memcpy(p, q + ((size_t)r * nb + b0 + i) * bpb, bpb);
+                p += bpb;
+            }
+        }
+    }
+    return out;
+}
+
 int main(void) {
     int bad = 0, checks = 0;
     int rowsList[] = {1, 3, 4, 5, 17}, nbList[] = {1, 2, 3, 7, 24, 257, 258};  // 257, 258: past the q4 kernel's stack-prepared pairs
@@ -21,22 +48,32 @@ int main(void) {
         for (int i = 0; i < rows * nb; i++) ws[i] = (rnd() % 1000) / 1000.0f + 0.001f;
         for (int i = 0; i < cols; i++) { x8[i] = (int8_t)((int)(rnd() % 255) - 127); xf[i] = ((int)(rnd() % 20001) - 10000) / 100.0f; }
         for (int b = 0; b < nb; b++) xs[b] = (rnd() % 1000) / 1000.0f + 0.001f;
+        uint8_t *p8 = pack(w8, ws, rows, nb, 32, 1), *p4 = pack(w4, ws, rows, nb, 16, 2);
+        // A range starting inside the first group: rows before it must stay untouched.
+        const int r0 = rows > 2 ? 1 : 0;
+#define UNTOUCHED(NAME) for (int r = 0; r < r0; r++) { checks++; if (!isnan(y[r])) { bad++; printf(NAME " rows %d nb %d wrote row %d outside the range\n", rows, nb, r); } }
         // q8 x q8
-        rill_matvec_q8_q8(w8, ws, x8, xs, nb, 0, rows, y);
-        for (int r = 0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; for (int i = 0; i < 32; i++) t += w8[(r*nb+b)*32+i] * x8[b*32+i]; ref += (double)t * ws[r*nb+b] * xs[b]; }
+        for (int r = 0; r < rows; r++) y[r] = NAN;
+        rill_matvec_q8_q8(p8, x8, xs, nb, r0, rows, y);
+        UNTOUCHED("q8q8")
+        for (int r = r0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; for (int i = 0; i < 32; i++) t += w8[(r*nb+b)*32+i] * x8[b*32+i]; ref += (double)t * ws[r*nb+b] * xs[b]; }
             checks++; if (fabs(y[r] - ref) > 1e-4 * (fabs(ref) + 100)) { bad++; printf("q8q8 rows %d nb %d r %d: %f vs %f\n", rows, nb, r, y[r], ref); } }
         // q4 x q8
-        rill_matvec_q4_q8(w4, ws, x8, xs, nb, 0, rows, y);
-        for (int r = 0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; const uint8_t *q = w4 + (r*nb+b)*16; for (int i = 0; i < 32; i++) { int n = i < 16 ? (q[i] & 15) : (q[i-16] >> 4); t += (n - 8) * x8[b*32+i]; } ref += (double)t * ws[r*nb+b] * xs[b]; }
+        for (int r = 0; r < rows; r++) y[r] = NAN;
+        rill_matvec_q4_q8(p4, x8, xs, nb, r0, rows, y);
+        UNTOUCHED("q4q8")
+        for (int r = r0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; const uint8_t *q = w4 + (r*nb+b)*16; for (int i = 0; i < 32; i++) { int n = i < 16 ? (q[i] & 15) : (q[i-16] >> 4); t += (n - 8) * x8[b*32+i]; } ref += (double)t * ws[r*nb+b] * xs[b]; }
             checks++; if (fabs(y[r] - ref) > 1e-4 * (fabs(ref) + 100)) { bad++; printf("q4q8 rows %d nb %d r %d: %f vs %f\n", rows, nb, r, y[r], ref); } }
         // q16 quantise + q8 x q16
         float *x16s = malloc(nb * 4);
         rill_quantize_q16(xf, cols - 3, x16, x16s);
         for (int i = cols - 3; i < cols; i++) if (x16[i] != 0) { bad++; printf("q16 tail not zero\n"); }
-        rill_matvec_q8_q16(w8, ws, x16, x16s, nb, 0, rows, y);
-        for (int r = 0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; for (int i = 0; i < 32; i++) t += w8[(r*nb+b)*32+i] * x16[b*32+i]; ref += (double)t * ws[r*nb+b] * x16s[b]; }
+        for (int r = 0; r < rows; r++) y[r] = NAN;
+        rill_matvec_q8_q16(p8, x16, x16s, nb, r0, rows, y);
+        UNTOUCHED("q8q16")
+        for (int r = r0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; for (int i = 0; i < 32; i++) t += w8[(r*nb+b)*32+i] * x16[b*32+i]; ref += (double)t * ws[r*nb+b] * x16s[b]; }
             checks++; if (fabs(y[r] - ref) > 1e-4 * (fabs(ref) + 100)) { bad++; printf("q8q16 rows %d nb %d r %d: %f vs %f\n", rows, nb, r, y[r], ref); } }
-        free(w8); free(w4); free(ws); free(xs); free(y); free(x8); free(x16); free(xf); free(x16s);
+        free(w8); free(w4); free(ws); free(xs); free(y); free(x8); free(x16); free(xf); free(x16s); free(p8); free(p4);
     }
     // Selective scan (generic vectors, fused multiply-adds where the target has them): state
     // sizes below, at and past the 8-lane group, against a double-precision recurrence.

@@ -3,11 +3,15 @@
 // not form from widening multiplies; the selective scan needs fused multiply-adds where the
 // target has them (selective_scan.c says why). Everything else stays in Swift (RillKernels).
 //
-// Layout (Formats/rill.md §6): a matrix of `rows` rows, each `nb` blocks of 32 elements.
-// int8 weights: 32 signed bytes per block; int4: 16 bytes per block, byte i holding element i
-// in its low nibble and element i + 16 in its high nibble, value (n − 8). Scales are one f32
-// per block, row-major [rows, nb], stored apart from the quants. Activations are int8 blocks
-// of 32 with one f32 scale each (RillKernels' ActivationsQ8).
+// Layout (Formats/rill.md §6): a matrix of `rows` rows, each `nb` blocks of 32 elements,
+// stored in groups of four rows (the last padded with zero rows). int8 weights: 32 signed
+// bytes per block; int4: 16 bytes per block, byte i holding element i in its low nibble and
+// element i + 16 in its high nibble, value (n − 8); one f32 scale per block. A group is a run
+// of units of U blocks (U = 1 for int8; 2 for int4, the last unit of an odd nb holding one):
+// a unit of width u holds the 4·u scales (row 0's u, then row 1's, …), then the quants of row
+// 0's u blocks, row 1's, … — one sequential stream per group. Group g starts at
+// g · nb · 4 · (4 + B) bytes (B = bytes per block). Activations are blocks of 32 with one f32
+// scale each (RillKernels' ActivationsQ8 / ActivationsQ16).
 #ifndef RILL_KERNELS_H
 #define RILL_KERNELS_H
 
@@ -18,15 +22,17 @@
 extern "C" {
 #endif
 
-/// y[r] = Σ_b (ws[r·nb + b] · xs[b]) · Σ_{i<32} wq[r, b, i] · xq[b, i], for r in [r0, r1).
-/// Block sums are exact 32-bit integers; weight bytes and activations must lie in [−127, 127]
-/// (both quantisers guarantee it) so pairwise sums fit 16 bits. Blocks add in float, in an
-/// order that is fixed for a given build (not the scalar reference's).
-void rill_matvec_q8_q8(const int8_t *wq, const float *ws, const int8_t *xq, const float *xs,
+/// y[r] = Σ_b (d_w[r, b] · xs[b]) · Σ_{i<32} q_w[r, b, i] · xq[b, i], for r in [r0, r1), the
+/// weights `w` in the grouped layout above. Only y[r0..<r1] is written, so threads may split a
+/// group between them. Block sums are exact 32-bit integers; weight bytes and activations must
+/// lie in [−127, 127] (both quantisers guarantee it) so pairwise sums fit 16 bits. Blocks add
+/// in float, in an order that is fixed for a given build (not the scalar reference's), and a
+/// row's result does not depend on r0 and r1.
+void rill_matvec_q8_q8(const uint8_t *w, const int8_t *xq, const float *xs,
                        size_t nb, size_t r0, size_t r1, float *y);
 
 /// As rill_matvec_q8_q8 with int4 weights (16 bytes per block).
-void rill_matvec_q4_q8(const uint8_t *wq, const float *ws, const int8_t *xq, const float *xs,
+void rill_matvec_q4_q8(const uint8_t *w, const int8_t *xq, const float *xs,
                        size_t nb, size_t r0, size_t r1, float *y);
 
 /// Quantises x[0..<cols] to int16 blocks of 32: d = max|x| / 32767, q = round(x / d) (ties to
@@ -35,12 +41,12 @@ void rill_matvec_q4_q8(const uint8_t *wq, const float *ws, const int8_t *xq, con
 /// q holds ceil(cols / 32) · 32 values, scales ceil(cols / 32).
 void rill_quantize_q16(const float *x, size_t cols, int16_t *q, float *scales);
 
-/// y[r] = Σ_b (ws[r·nb + b] · xs[b]) · Σ_{i<32} wq[r, b, i] · xq[b, i] for int8 weights and
-/// int16 activations (rill_quantize_q16), r in [r0, r1). Block sums are exact in 32 bits
+/// y[r] = Σ_b (d_w[r, b] · xs[b]) · Σ_{i<32} q_w[r, b, i] · xq[b, i] for int8 weights in the
+/// grouped layout and int16 activations (rill_quantize_q16), r in [r0, r1). Block sums are exact in 32 bits
 /// (|Σ| ≤ 32 · 128 · 32767 < 2³¹). The activations' rounding is 2⁻¹⁶ of their block's
 /// largest value: far below the weights' own, unlike int8 activations, which cost the tiny
 /// fixtures' int8 arg-max agreement 0.3–0.6 points.
-void rill_matvec_q8_q16(const int8_t *wq, const float *ws, const int16_t *xq, const float *xs,
+void rill_matvec_q8_q16(const uint8_t *w, const int16_t *xq, const float *xs,
                         size_t nb, size_t r0, size_t r1, float *y);
 
 /// One token of Mamba's selective scan for channels [c0, c1) (RillKernels'
