@@ -16,6 +16,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "vec8.h"
+
 #define GR 4  // rows per group
 
 // Bytes of one group of four rows: nb blocks × four rows × (f32 scale + quants).
@@ -47,11 +49,52 @@ static inline void store_group(float *y, size_t g, size_t r0, size_t r1, const f
     }
 }
 
+typedef int16_t v8s __attribute__((vector_size(16)));
+
+// a where mask lanes are set, else b (masks as vector comparisons give them: all ones or zero).
+static inline v8f select8(v8i mask, v8f a, v8f b) { return (v8f)((mask & (v8i)a) | (~mask & (v8i)b)); }
+
+// One whole block, eight lanes at a time: the same results as the element loop below (the
+// same largest magnitude, NaN-poisoned scale, clamp, and round half to even, here by adding
+// and subtracting 1.5·2²³, exact for |v| ≤ 2²²). It was the scalar loop with a libm lrintf per
+// element, 4 % of a Mamba-130M decode token.
+static void quantize_block_q16(const float *xb, int16_t *qb, float *scale) {
+    v8f x[4], amax = {0}, poison = {0};
+    for (int i = 0; i < 4; i++) {
+        x[i] = load8(xb + 8 * i);
+        const v8f a = (v8f)((v8i)x[i] & 0x7FFFFFFF);
+        amax = select8(a > amax, a, amax);  // false for NaN lanes: they are ignored
+        poison += x[i] * 0.0f;               // NaN exactly when some x is ±inf or NaN
+    }
+    float m = 0;
+    for (int l = 0; l < 8; l++) m = amax[l] > m ? amax[l] : m;
+    const float d = m / 32767.0f;
+    const float id = d >= FLT_MIN ? 1.0f / d : 0.0f;
+    *scale = d + hsum8(poison);
+    const v8f hi = {32767.0f, 32767.0f, 32767.0f, 32767.0f, 32767.0f, 32767.0f, 32767.0f, 32767.0f};
+    const v8f magic = {12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f,
+                       12582912.0f, 12582912.0f, 12582912.0f, 12582912.0f};
+    for (int i = 0; i < 4; i++) {
+        v8f v = x[i] * id;
+        v = (v8f)((v8i)v & (v8i)(v == v));  // NaN lanes: the scale carries the NaN
+        v = select8(v > hi, hi, v);
+        v = select8(v < -hi, -hi, v);
+        const v8f r = (v + magic) - magic;
+        const v8s qs = __builtin_convertvector(__builtin_convertvector(r, v8i), v8s);
+        memcpy(qb + 8 * i, &qs, sizeof qs);
+    }
+}
+
 void rill_quantize_q16(const float *x, size_t cols, int16_t *q, float *scales) {
     const size_t nb = (cols + QK - 1) / QK;
     for (size_t b = 0; b < nb; b++) {
         const size_t n = cols - b * QK < QK ? cols - b * QK : QK;
         const float *xb = x + b * QK;
+        int16_t *qb = q + b * QK;
+        if (n == QK) {
+            quantize_block_q16(xb, qb, scales + b);
+            continue;
+        }
         float amax = 0, poison = 0;
         for (size_t i = 0; i < n; i++) {
             const float a = fabsf(xb[i]);
@@ -61,7 +104,6 @@ void rill_quantize_q16(const float *x, size_t cols, int16_t *q, float *scales) {
         const float d = amax / 32767.0f;
         const float id = d >= FLT_MIN ? 1.0f / d : 0.0f;
         scales[b] = d + poison;
-        int16_t *qb = q + b * QK;
         for (size_t i = 0; i < n; i++) {
             float v = xb[i] * id;
             v = v != v ? 0.0f : v;  // NaN lanes: the scale carries the NaN

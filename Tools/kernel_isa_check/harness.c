@@ -75,6 +75,33 @@ int main(void) {
             checks++; if (fabs(y[r] - ref) > 1e-4 * (fabs(ref) + 100)) { bad++; printf("q8q16 rows %d nb %d r %d: %f vs %f\n", rows, nb, r, y[r], ref); } }
         free(w8); free(w4); free(ws); free(xs); free(y); free(x8); free(x16); free(xf); free(x16s); free(p8); free(p4);
     }
+    // The int16 activation quantiser against its definition, element for element: whole
+    // blocks take the vector path, the last partial one the element loop. Block 0 has largest
+    // magnitude 32767, so d = 1 and every x.5 is an exact tie (round half to even); later
+    // blocks hold random values, a NaN, an inf, a subnormal block.
+    {
+        enum { C = 32 * 6 + 13 };
+        float xq[C]; int16_t q[6 * 32 + 32]; float sc[7];
+        for (int i = 0; i < C; i++) xq[i] = ((int)(rnd() % 200001) - 100000) / 37.0f;
+        xq[0] = 32767; xq[1] = 2.5f; xq[2] = -2.5f; xq[3] = 3.5f; xq[4] = -32767.5f; xq[5] = 0.5f; xq[6] = -1.5f;
+        xq[40] = NAN; xq[100] = INFINITY;
+        for (int i = 128; i < 160; i++) xq[i] = 1e-40f;
+        rill_quantize_q16(xq, C, q, sc);
+        for (int b = 0; b < 7; b++) {
+            const int n = C - 32 * b < 32 ? C - 32 * b : 32;
+            float amax = 0, poison = 0;
+            for (int i = 0; i < n; i++) { float a = fabsf(xq[32 * b + i]); amax = a > amax ? a : amax; poison += xq[32 * b + i] * 0.0f; }
+            const float d = amax / 32767.0f, id = d >= 1.17549435e-38f ? 1.0f / d : 0.0f, want = d + poison;
+            checks++;
+            if (!(sc[b] == want || (isnan(sc[b]) && isnan(want)))) { bad++; printf("q16 block %d scale %g vs %g\n", b, sc[b], want); }
+            for (int i = 0; i < 32; i++) {
+                int16_t e = 0;
+                if (i < n) { float v = xq[32 * b + i] * id; v = v != v ? 0.0f : v; e = (int16_t)lrintf(v > 32767.0f ? 32767.0f : (v < -32767.0f ? -32767.0f : v)); }
+                checks++;
+                if (q[32 * b + i] != e) { bad++; printf("q16 block %d element %d: %d vs %d\n", b, i, q[32 * b + i], e); }
+            }
+        }
+    }
     // Selective scan (generic vectors, fused multiply-adds where the target has them): state
     // sizes below, at and past the 8-lane group, against a double-precision recurrence.
     int nList[] = {1, 5, 8, 16, 19};
