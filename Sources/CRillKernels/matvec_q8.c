@@ -245,7 +245,7 @@ static inline __m256 q4_block(__m256 acc, const uint8_t *q, float s, const int8_
 }
 
 #define Q4_PAIR_UNIT (GR * 2 * (4 + QK / 2))  // an int4 unit of two blocks: 8 scales, 4 × 32 bytes
-#define Q4_ONE_UNIT (GR * (4 + QK / 2))       // the single-block unit that ends an odd row
+                                              // (the single block ending an odd row: 4, 4 × 16)
 
 // Rows longer than Q4_MAX_PAIRS pairs: each block the signed way, same layout.
 static void q4_q8_long_rows(const uint8_t *w, const int8_t *xq, const float *xs,
