@@ -67,3 +67,19 @@ func exactProduct(_ w: [Float], rows: Int, cols: Int, _ x: [Float]) -> (value: [
 
 /// Float's machine epsilon as Double.
 let eps = Double(Float.ulpOfOne)
+
+/// Calls `matVec(rows, y)` for every row range of a `rows`-row matrix, `y` filled with a
+/// sentinel: rows in the range must equal `all` (the whole-matrix call) bit for bit, the others
+/// keep the sentinel — ranges that start or end inside a stored group of four rows included.
+func checkEveryRowRange(rows: Int, all: [Float], _ label: String, matVec: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+    for r0 in 0..<rows {
+        for r1 in (r0 + 1)...rows {
+            var y = [Float](repeating: -7, count: rows)
+            y.withUnsafeMutableBufferPointer { matVec(r0..<r1, $0.baseAddress!) }
+            for r in 0..<rows {
+                let want = (r0..<r1).contains(r) ? all[r].bitPattern : Float(-7).bitPattern
+                XCTAssertEqual(y[r].bitPattern, want, "\(label) rows \(r0)..<\(r1), row \(r)")
+            }
+        }
+    }
+}
