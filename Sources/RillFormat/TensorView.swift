@@ -34,16 +34,12 @@ public struct TensorView: @unchecked Sendable {
         return base.assumingMemoryBound(to: Float16.self)
     }
 
-    /// First quant byte of block `b` of row `r` (block types; `TensorLayout.blockOffsets`).
+    /// Block `b` of row `r` (block types; `TensorLayout.blockOffsets`): its first quant byte
+    /// and its scale, from one offset computation.
     @inlinable
-    public func blockQuants(row r: Int, block b: Int) -> UnsafeRawPointer {
-        base + layout.blockOffsets(row: r, block: b).quants
-    }
-
-    /// Scale of block `b` of row `r` (block types).
-    @inlinable
-    public func blockScale(row r: Int, block b: Int) -> Float {
-        base.load(fromByteOffset: layout.blockOffsets(row: r, block: b).scale, as: Float.self)
+    public func block(row r: Int, block b: Int) -> (quants: UnsafeRawPointer, scale: Float) {
+        let at = layout.blockOffsets(row: r, block: b)
+        return (base + at.quants, base.load(fromByteOffset: at.scale, as: Float.self))
     }
 
     /// Dequantises row `r` (all `cols` elements) into `out` — the scalar reference path.
@@ -58,12 +54,13 @@ public struct TensorView: @unchecked Sendable {
         case .int8, .int4:
             let bs = QuantType.blockSize
             for b in 0..<layout.blocksPerRow {
-                var d = blockScale(row: r, block: b)
+                let (q, scale) = block(row: r, block: b)
+                var d = scale
                 let part = UnsafeMutableBufferPointer(rebasing: dst[(b * bs)..<min(cols, (b + 1) * bs)])
                 if type == .int8 {
-                    dequantizeRowInt8(quants: blockQuants(row: r, block: b).assumingMemoryBound(to: Int8.self), scales: &d, out: part)
+                    dequantizeRowInt8(quants: q.assumingMemoryBound(to: Int8.self), scales: &d, out: part)
                 } else {
-                    dequantizeRowInt4(quants: blockQuants(row: r, block: b).assumingMemoryBound(to: UInt8.self), scales: &d, out: part)
+                    dequantizeRowInt4(quants: q.assumingMemoryBound(to: UInt8.self), scales: &d, out: part)
                 }
             }
         }

@@ -48,7 +48,8 @@ func dequantizeBlockRows(
     for r in rows {
         let o = out + (r - rows.lowerBound) * cols
         for b in 0..<full {
-            let d = w.blockScale(row: r, block: b), v = block(w.blockQuants(row: r, block: b))
+            let (q, d) = w.block(row: r, block: b)
+            let v = block(q)
             let p = UnsafeMutableRawPointer(o + b * bs)
             p.storeBytes(of: v.0 * d, as: SIMD8<Float>.self)
             p.storeBytes(of: v.1 * d, toByteOffset: 32, as: SIMD8<Float>.self)
@@ -56,7 +57,8 @@ func dequantizeBlockRows(
             p.storeBytes(of: v.3 * d, toByteOffset: 96, as: SIMD8<Float>.self)
         }
         if full < nb {
-            let d = w.blockScale(row: r, block: full), v = block(w.blockQuants(row: r, block: full))
+            let (q, d) = w.block(row: r, block: full)
+            let v = block(q)
             let left = cols - full * bs
             let groups = ActivationBlock(v: v)  // (a plain tuple, indexable)
             for k in 0..<4 where 8 * k < left {

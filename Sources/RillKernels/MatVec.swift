@@ -54,15 +54,16 @@ public func matVecReference(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: Uns
             for j in 0..<cols { sum += Float(w.f16[r * cols + j]) * x[j] }
         case .int8:
             for j in 0..<cols {
-                let q = w.blockQuants(row: r, block: j / bs).load(fromByteOffset: j % bs, as: Int8.self)
-                sum += Float(q) * w.blockScale(row: r, block: j / bs) * x[j]
+                let (q, d) = w.block(row: r, block: j / bs)
+                sum += Float(q.load(fromByteOffset: j % bs, as: Int8.self)) * d * x[j]
             }
         case .int4:
             for j in 0..<cols {
                 let b = j / bs, i = j % bs
-                let byte = w.blockQuants(row: r, block: b).load(fromByteOffset: i % (bs / 2), as: UInt8.self)
+                let (q, d) = w.block(row: r, block: b)
+                let byte = q.load(fromByteOffset: i % (bs / 2), as: UInt8.self)
                 let n = i < bs / 2 ? byte & 0x0F : byte >> 4
-                sum += Float(Int(n) - 8) * w.blockScale(row: r, block: b) * x[j]
+                sum += Float(Int(n) - 8) * d * x[j]
             }
         }
         y[r] = sum

@@ -70,12 +70,14 @@ func matVecBlockRows(
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
         for b in 0..<full {
             let xb = loadActivations(x, at: b * bs)
-            a0 += dot(w.blockQuants(row: r, block: b), xb) * w.blockScale(row: r, block: b)
-            a1 += dot(w.blockQuants(row: r + 1, block: b), xb) * w.blockScale(row: r + 1, block: b)
+            let b0 = w.block(row: r, block: b), b1 = w.block(row: r + 1, block: b)
+            a0 += dot(b0.quants, xb) * b0.scale
+            a1 += dot(b1.quants, xb) * b1.scale
         }
         if hasTail {
-            a0 += dot(w.blockQuants(row: r, block: full), tail) * w.blockScale(row: r, block: full)
-            a1 += dot(w.blockQuants(row: r + 1, block: full), tail) * w.blockScale(row: r + 1, block: full)
+            let b0 = w.block(row: r, block: full), b1 = w.block(row: r + 1, block: full)
+            a0 += dot(b0.quants, tail) * b0.scale
+            a1 += dot(b1.quants, tail) * b1.scale
         }
         y[r] = a0.sum(); y[r + 1] = a1.sum()
         r += 2
@@ -83,9 +85,13 @@ func matVecBlockRows(
     if r < rows.upperBound {
         var a0 = SIMD8<Float>()
         for b in 0..<full {
-            a0 += dot(w.blockQuants(row: r, block: b), loadActivations(x, at: b * bs)) * w.blockScale(row: r, block: b)
+            let b0 = w.block(row: r, block: b)
+            a0 += dot(b0.quants, loadActivations(x, at: b * bs)) * b0.scale
         }
-        if hasTail { a0 += dot(w.blockQuants(row: r, block: full), tail) * w.blockScale(row: r, block: full) }
+        if hasTail {
+            let b0 = w.block(row: r, block: full)
+            a0 += dot(b0.quants, tail) * b0.scale
+        }
         y[r] = a0.sum()
     }
 }

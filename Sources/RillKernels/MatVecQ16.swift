@@ -46,11 +46,11 @@ public func matVecQ16Reference(_ w: TensorView, _ x: ActivationsQ16, _ y: Unsafe
         var sum: Float = 0
         for b in 0..<nb {
             var isum: Int32 = 0
-            let q = w.blockQuants(row: r, block: b)
+            let (q, d) = w.block(row: r, block: b)
             for i in 0..<bs {
                 isum += Int32(q.load(fromByteOffset: i, as: Int8.self)) * Int32(x.quants[b * bs + i])
             }
-            sum += Float(isum) * (w.blockScale(row: r, block: b) * x.scales[b])
+            sum += Float(isum) * (d * x.scales[b])
         }
         y[r] = sum
     }

@@ -129,7 +129,7 @@ public func matVecQ8Reference(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMu
         var sum: Float = 0
         for b in 0..<nb {
             var isum: Int32 = 0
-            let q = w.blockQuants(row: r, block: b)
+            let (q, d) = w.block(row: r, block: b)
             for i in 0..<bs {
                 let qw: Int32
                 if w.type == .int8 {
@@ -140,7 +140,7 @@ public func matVecQ8Reference(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMu
                 }
                 isum += qw * Int32(x.quants[b * bs + i])
             }
-            sum += Float(isum) * (w.blockScale(row: r, block: b) * x.scales[b])
+            sum += Float(isum) * (d * x.scales[b])
         }
         y[r] = sum
     }

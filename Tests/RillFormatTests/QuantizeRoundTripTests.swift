@@ -43,7 +43,7 @@ final class QuantizeRoundTripTests: XCTestCase {
                     out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
                     for j in 0..<cols {
                         let v = x[r * cols + j]
-                        let scale = type.isBlockQuantised ? t.view.blockScale(row: r, block: j / 32) : 0
+                        let scale = type.isBlockQuantised ? t.view.block(row: r, block: j / 32).scale : 0
                         let err = abs(v - out[j])
                         if !(err <= bound(v, scale)), worst == nil { worst = (err, r, j) }
                     }
@@ -75,8 +75,8 @@ final class QuantizeRoundTripTests: XCTestCase {
     func testInt8ScaleIsMaxMagnitudeOver127() {
         let x: [Float] = [0.5, -2.54, 1, 0] + [Float](repeating: 0.25, count: 29)
         let t = OwnedTensor(name: "t", shape: [1, 33], type: .int8, values: x)
-        XCTAssertEqual(t.view.blockScale(row: 0, block: 0), Float(2.54) / 127)
-        XCTAssertEqual(t.view.blockScale(row: 0, block: 1), Float(0.25) / 127)
+        XCTAssertEqual(t.view.block(row: 0, block: 0).scale, Float(2.54) / 127)
+        XCTAssertEqual(t.view.block(row: 0, block: 1).scale, Float(0.25) / 127)
     }
 
     /// The encoder searches scales near d = m / −8 (m the signed element of largest
@@ -88,7 +88,7 @@ final class QuantizeRoundTripTests: XCTestCase {
             var x = [Float](repeating: 0.3, count: 32)
             x[17] = m
             let t = OwnedTensor(name: "t", shape: [1, 32], type: .int4, values: x)
-            let d = t.view.blockScale(row: 0, block: 0)
+            let d = t.view.block(row: 0, block: 0).scale
             XCTAssertEqual(d.sign == m.sign, false, "d = m / −(8 ± …) has the opposite sign of m")
             var out = [Float](repeating: 0, count: 32)
             out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
@@ -110,7 +110,7 @@ final class QuantizeRoundTripTests: XCTestCase {
                 out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
                 XCTAssertEqual(out, [Float](repeating: 0, count: 40), "\(type)")
             }
-            XCTAssertEqual(t.view.blockScale(row: 0, block: 0), 0, "\(type)")
+            XCTAssertEqual(t.view.block(row: 0, block: 0).scale, 0, "\(type)")
         }
     }
 
@@ -138,7 +138,7 @@ final class QuantizeRoundTripTests: XCTestCase {
         let t = OwnedTensor(name: "t", shape: [1, 32], type: .int8, values: x)
         var out = [Float](repeating: .nan, count: 32)
         out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
-        let d = t.view.blockScale(row: 0, block: 0)
+        let d = t.view.block(row: 0, block: 0).scale
         let bad = (0..<32).filter { !(abs(x[$0] - out[$0]) <= d / 2 * 1.001) }
         XCTAssertEqual(bad, [], "d = \(d); element \(bad.first ?? 0) = \(x[bad.first ?? 0]) came back as \(out[bad.first ?? 0])")
     }
@@ -148,7 +148,7 @@ final class QuantizeRoundTripTests: XCTestCase {
         let t = OwnedTensor(name: "t", shape: [1, 32], type: .int4, values: x)
         var out = [Float](repeating: .nan, count: 32)
         out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
-        let d = abs(t.view.blockScale(row: 0, block: 0))
+        let d = abs(t.view.block(row: 0, block: 0).scale)
         let bad = (0..<32).filter { !(abs(x[$0] - out[$0]) <= d * 1.001) }
         XCTAssertEqual(bad, [], "|d| = \(d); element \(bad.first ?? 0) = \(x[bad.first ?? 0]) came back as \(out[bad.first ?? 0])")
     }
