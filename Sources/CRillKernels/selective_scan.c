@@ -8,31 +8,39 @@
 
 #include "vec8.h"
 
-// Lanes of `a` where `mask` is set (all ones), of `b` elsewhere.
-static inline v8f select8(v8i mask, v8f a, v8f b) { return (v8f)(((v8i)a & mask) | ((v8i)b & ~mask)); }
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
 
-// e^x in 8 lanes, the algorithm of RillKernels' `vexp` (Cody–Waite reduction, Cephes' expf
+// e^x lane by lane, the algorithm of RillKernels' `vexp` (Cody–Waite reduction, Cephes' expf
 // polynomial, 2^k built in two normal halves): x > 88.73 gives +∞, x < −104 gives 0, NaN
-// gives NaN; within 2 ulp in the normal range.
-static inline v8f vexp8(v8f x) {
-    v8f t = select8(x < -104.0f, (v8f){} - 104.0f, x);
-    t = select8(t > 89.0f, (v8f){} + 89.0f, t);
-    const float magic = 12582912.0f;  // 1.5·2²³: adding it rounds to an integer
-    const v8f shifted = t * 1.44269504f + magic;
-    const v8f kf = shifted - magic;
-    const v8i k = (v8i)shifted - (v8i)((v8f){} + magic);
-    const v8f r = (t - kf * 0.693359375f) + kf * 2.1219444e-4f;
-    v8f p = (v8f){} + 1.98756915e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const v8f er = (p * (r * r) + r) + 1.0f;
-    const v8i k1 = k >> 1, k2 = k - k1;
-    const v8f s1 = (v8f)((k1 + 127) << 23), s2 = (v8f)((k2 + 127) << 23);
-    return select8(x != x, x, (er * s1) * s2);
-}
+// gives NaN; within 2 ulp in the normal range. Defined once for each width (VF floats, VI the
+// matching ints): eight lanes, and sixteen (one 512-bit vector where the target has AVX-512,
+// two 256-bit ones elsewhere) with the same operations, so the same results lane for lane.
+// SELECT(mask, a, b): lanes of a where mask is set (all ones), of b elsewhere.
+#define DEFINE_VEXP(VEXP, SELECT, VF, VI)                                                        \
+    static inline VF SELECT(VI mask, VF a, VF b) { return (VF)(((VI)a & mask) | ((VI)b & ~mask)); } \
+    static inline VF VEXP(VF x) {                                                                 \
+        VF t = SELECT(x < -104.0f, (VF){} - 104.0f, x);                                           \
+        t = SELECT(t > 89.0f, (VF){} + 89.0f, t);                                                 \
+        const float magic = 12582912.0f; /* 1.5·2²³: adding it rounds to an integer */          \
+        const VF shifted = t * 1.44269504f + magic;                                               \
+        const VF kf = shifted - magic;                                                            \
+        const VI k = (VI)shifted - (VI)((VF){} + magic);                                          \
+        const VF r = (t - kf * 0.693359375f) + kf * 2.1219444e-4f;                                \
+        VF p = (VF){} + 1.98756915e-4f;                                                           \
+        p = p * r + 1.3981999507e-3f;                                                             \
+        p = p * r + 8.3334519073e-3f;                                                             \
+        p = p * r + 4.1665795894e-2f;                                                             \
+        p = p * r + 1.6666665459e-1f;                                                             \
+        p = p * r + 5.0000001201e-1f;                                                             \
+        const VF er = (p * (r * r) + r) + 1.0f;                                                   \
+        const VI k1 = k >> 1, k2 = k - k1;                                                        \
+        const VF s1 = (VF)((k1 + 127) << 23), s2 = (VF)((k2 + 127) << 23);                        \
+        return SELECT(x != x, x, (er * s1) * s2);                                                 \
+    }
+
+DEFINE_VEXP(vexp8, select8, v8f, v8i)
+DEFINE_VEXP(vexp16, select16, v16f, v16i)
 
 // One channel: groups of 8 states; the last group of an N that is not a multiple of 8 goes
 // through zero-padded copies (padded lanes compute e^0 · 0 + 0 and are never stored).
@@ -58,33 +66,6 @@ static inline float scan_channel(float *h, const float *a, const float *b, const
         acc += hn * load8(tc);
     }
     return hsum8(acc);
-}
-
-typedef float v16f __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-
-static inline v16f select16(v16i mask, v16f a, v16f b) { return (v16f)(((v16i)a & mask) | ((v16i)b & ~mask)); }
-
-// vexp8 sixteen lanes at a time, lane for lane the same operations and results: one 512-bit
-// vector per channel where the target has AVX-512, two 256-bit ones elsewhere.
-static inline v16f vexp16(v16f x) {
-    v16f t = select16(x < -104.0f, (v16f){} - 104.0f, x);
-    t = select16(t > 89.0f, (v16f){} + 89.0f, t);
-    const float magic = 12582912.0f;
-    const v16f shifted = t * 1.44269504f + magic;
-    const v16f kf = shifted - magic;
-    const v16i k = (v16i)shifted - (v16i)((v16f){} + magic);
-    const v16f r = (t - kf * 0.693359375f) + kf * 2.1219444e-4f;
-    v16f p = (v16f){} + 1.98756915e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const v16f er = (p * (r * r) + r) + 1.0f;
-    const v16i k1 = k >> 1, k2 = k - k1;
-    const v16f s1 = (v16f)((k1 + 127) << 23), s2 = (v16f)((k2 + 127) << 23);
-    return select16(x != x, x, (er * s1) * s2);
 }
 
 // scan_channel for n == 16 in one sixteen-lane vector: the same arithmetic lane for lane, and
