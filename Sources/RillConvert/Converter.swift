@@ -41,6 +41,8 @@ public struct ConvertSummary: Sendable {
 public enum ConvertEvent {
     case warning(String)
     case tensorWritten(done: Int, total: Int, name: String)
+    /// `config.json` keys that neither the reference nor Rill reads (shown by `--verbose`).
+    case ignoredConfigKeys([String])
 }
 
 /// Converts a Hugging Face checkpoint folder into a `.rill` file.
@@ -59,19 +61,23 @@ public enum Converter {
             throw RillFileError.io(path: directory, operation: "open the checkpoint folder", errno: ENOENT)
         }
         let configPath = directory + "/config.json"
-        let cc = try HFConfigDecoder.decode(path: configPath)
+        var cc = try HFConfigDecoder.decode(path: configPath)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
         let src = SourceReader(checkpoint: checkpoint)
+        var warnings: [String] = []
+        func warn(_ s: String) {
+            warnings.append(s)
+            events(.warning(s))
+        }
+        if !cc.unknownKeys.isEmpty {
+            events(.ignoredConfigKeys(cc.unknownKeys))
+        }
+        try resolveTiedHead(&cc, src, configPath: configPath, warn: warn)
         let plan: [PlannedTensor]
         switch cc.config {
         case let .mamba(c): plan = try mambaPlan(c, src)
         case let .transnormer(c): plan = try transNormerPlan(c, src)
         case let .samba(c): plan = try sambaPlan(c, src)
-        }
-        var warnings: [String] = []
-        func warn(_ s: String) {
-            warnings.append(s)
-            events(.warning(s))
         }
         let ignored = checkpoint.names.filter { !src.used.contains($0) }
         if !ignored.isEmpty {
@@ -122,8 +128,9 @@ public enum Converter {
         }
         let metadata = RillMetadata(
             config: cc.config, bosTokenID: cc.bosTokenID, eosTokenID: cc.eosTokenID, tokenizer: tokInfo,
-            provenance: Provenance(converter: version, sourceArchitecture: cc.sourceArchitecture, sourceFiles: sources),
-            quantization: QuantizationInfo(requested: options.quant.description, overrides: options.overrides.map { "\($0.pattern)=\($0.type)" }))
+            provenance: Provenance(converter: version, sourceArchitecture: cc.sourceArchitecture, sourceFiles: sources, sourceDType: cc.sourceDType),
+            quantization: QuantizationInfo(requested: options.quant.description, overrides: options.overrides.map { "\($0.pattern)=\($0.type)" }),
+            configSources: cc.sources)
 
         var reports = [ConvertSummary.TensorReport?](repeating: nil, count: pending.count)
         let specs = try RillWriter.write(
@@ -139,6 +146,35 @@ public enum Converter {
             architecture: cc.config.architecture, tensors: reports.compactMap { $0 }, fileBytes: fileBytes,
             sourceBytes: sourceBytes, hasTokenizer: tokenizer != nil, warnings: warnings)
     }
+}
+
+/// Decides whether the LM head is the embedding as the reference does (``TieRule``), and
+/// records the decision where the checkpoint's tensors, not the flag alone, made it.
+func resolveTiedHead(_ cc: inout CheckpointConfig, _ src: SourceReader, configPath: String, warn: (String) -> Void) throws {
+    let head = "lm_head.weight"
+    let embedding = cc.config.embeddingTensorName
+    let shape = [cc.config.vocabSize, cc.config.hiddenSize]
+    let tied: Bool
+    switch cc.tie {
+    case .flag(false):
+        tied = false
+    case .flag(true):
+        if !src.has(head) {
+            tied = true
+        } else if try src.values(head, shape) == src.values(embedding, shape) {
+            try src.require(head, shape)  // the same matrix saved twice: read, not ignored
+            tied = true
+        } else {
+            warn("\(configPath): tie_word_embeddings is true but \(head) differs from \(embedding): the stored head is used, as transformers 5 does")
+            cc.sources["tie_word_embeddings"] = ConfigSource(.derived, "false: \(head) is stored and differs from the embedding")
+            tied = false
+        }
+    case .unsetTiedWhenHeadAbsent:
+        tied = !src.has(head)
+        cc.sources["tie_word_embeddings"] = ConfigSource(
+            .derived, tied ? "true: unset, and no \(head) is stored (transformers 4 ties by default)" : "false: unset, and \(head) is stored (transformers 5 does not tie)")
+    }
+    cc.config = cc.config.withTiedHead(tied)
 }
 
 /// ‖x − x̂‖ / ‖x‖ over the whole tensor, x̂ the stored (dequantised) values.

@@ -8,17 +8,55 @@ public struct CheckpointConfig: Sendable {
     public var sourceArchitecture: String
     public var bosTokenID: Int?
     public var eosTokenID: Int?
+    /// Where each key of `config` came from.
+    public var sources: [String: ConfigSource]
+    /// How the LM head is chosen once the checkpoint's tensors are known (``TieRule``).
+    public var tie: TieRule
+    /// `dtype`, else `torch_dtype`, when the file names one.
+    public var sourceDType: String?
+    /// Keys of `config.json` that neither the reference nor Rill reads: ignored, listed by
+    /// `rill convert --verbose`.
+    public var unknownKeys: [String]
+    /// Keys the reference defines but that do not change inference (initialisation,
+    /// training, caching and generation settings): ignored too.
+    public var inertKeys: [String]
 }
 
-/// Decodes `config.json` into a typed ``ModelConfig``.
+/// How the reference decides whether the LM head is the embedding matrix.
 ///
-/// The architecture is chosen by `model_type` (or `architectures[0]`); anything else is an
-/// error listing the supported ones. Fields that change the maths but that Rill does not
-/// implement (e.g. a TransNormerLLM `norm_type` other than `simplermsnorm`) are errors too,
-/// never silently ignored.
+/// transformers 5.x ties only when the config asks for it, and then not when the checkpoint
+/// holds an `lm_head.weight` that differs from the embedding (it warns and keeps both);
+/// transformers 4.x tied by default a config class that does not set the flag
+/// (TransNormerLLM's), which a checkpoint saved without `lm_head.weight` shows.
+public enum TieRule: Sendable, Equatable {
+    /// The config sets the flag (or the class defaults it): tied when true, unless the head
+    /// is stored and differs.
+    case flag(Bool)
+    /// The class leaves the flag unset: tied exactly when no `lm_head.weight` is stored.
+    case unsetTiedWhenHeadAbsent
+}
+
+/// Decodes `config.json` into a typed ``ModelConfig`` the way each architecture's reference
+/// implementation reads it (field by field, `Formats/rill.md` §4.3).
+///
+/// The architecture is chosen by `model_type`, else `architectures[0]`; anything else is an
+/// error listing the supported ones. Fields that change the maths in ways Rill does not
+/// implement (e.g. a TransNormerLLM `norm_type` other than `simplermsnorm`) are errors naming
+/// the field, never silently ignored.
 public enum HFConfigDecoder {
     public static let supported = [
         "mamba (MambaForCausalLM)", "transnormer (TransnormerForCausalLM)", "samba (SambaForCausalLM)",
+    ]
+
+    /// The reference families by `model_type` and by class name.
+    enum Family: String {
+        case mamba, transnormer, samba
+    }
+    static let modelTypes: [String: Family] = ["mamba": .mamba, "transnormer": .transnormer, "samba": .samba]
+    static let classNames: [String: Family] = [
+        "MambaForCausalLM": .mamba, "MambaModel": .mamba,
+        "TransnormerForCausalLM": .transnormer, "TransnormerModel": .transnormer,
+        "SambaForCausalLM": .samba, "SambaModel": .samba,
     ]
 
     public static func decode(path: String) throws(RillFileError) -> CheckpointConfig {
@@ -29,228 +67,109 @@ public enum HFConfigDecoder {
     }
 
     public static func decode(data: Data, path: String) throws(RillFileError) -> CheckpointConfig {
-        struct Probe: Decodable {
-            let model_type: String?
-            let architectures: [String]?
-            let bos_token_id: Int?
-            let eos_token_id: Int?
-        }
-        let probe: Probe
-        do { probe = try JSONDecoder().decode(Probe.self, from: data) } catch {
-            throw .badJSON(path: path, field: "config", reason: describeDecodingError(error))
-        }
-        let arch = probe.architectures?.first ?? ""
-        let type = (probe.model_type ?? "").lowercased()
-        let source = arch.isEmpty ? type : arch
-        func decodeAs<T: Decodable>(_: T.Type) throws(RillFileError) -> T {
-            do { return try JSONDecoder().decode(T.self, from: data) } catch {
-                throw .badJSON(path: path, field: "config", reason: describeDecodingError(error))
+        var r = ConfigReader(try JSONValue.object(from: data, path: path), path: path)
+        let type = try r.string(nil, ["model_type"], default: "")
+        var archs: [String] = []
+        if let (_, v) = try r.lookup(["architectures"]) {
+            switch v {
+            case .null: break
+            case let .array(items):
+                for item in items {
+                    guard case let .string(s) = item else { throw r.error("architectures", "a list of class names", v) }
+                    archs.append(s)
+                }
+            default: throw r.error("architectures", "a list of class names", v)
             }
         }
-        let config: ModelConfig
-        if type == "mamba" || arch == "MambaForCausalLM" {
-            config = try decodeAs(HFMambaConfig.self).modelConfig(path: path)
-        } else if type == "transnormer" || arch == "TransnormerForCausalLM" {
-            config = try decodeAs(HFTransNormerConfig.self).modelConfig(path: path)
-        } else if type == "samba" || arch == "SambaForCausalLM" {
-            config = try decodeAs(HFSambaConfig.self).modelConfig(path: path)
-        } else {
+        let arch = archs.first ?? ""
+        let source = arch.isEmpty ? type : arch
+        let byType = modelTypes[type.lowercased()]
+        let byClass = classNames[arch]
+        if let byType, let byClass, byType != byClass {
+            throw r.error("architectures", "a class of model_type '\(type)'", found: "\"\(arch)\"")
+        }
+        guard let family = byType ?? byClass else {
             throw .unsupportedArchitecture(path: path, found: source.isEmpty ? "(no model_type or architectures)" : source, supported: supported)
         }
-        try config.validate(path: path)
-        try checkSpecialTokenIDs(bos: probe.bos_token_id, eos: probe.eos_token_id, path: path, field: "config")
-        return CheckpointConfig(config: config, sourceArchitecture: source, bosTokenID: probe.bos_token_id, eosTokenID: probe.eos_token_id)
-    }
-}
-
-/// Checks a size read from `config.json` against `range` before any arithmetic or allocation
-/// uses it, so that a hostile value is an error naming the field, never an overflow trap.
-func bounded(_ value: Int, _ field: String, _ range: ClosedRange<Int>, path: String) throws(RillFileError) -> Int {
-    guard range.contains(value) else {
-        throw .invalidField(path: path, field: field, expected: "\(range.lowerBound)…\(range.upperBound)", found: "\(value)")
-    }
-    return value
-}
-
-/// `time_step_rank` is an integer or the string "auto" (= ceil(hidden / 16)).
-enum RankOrAuto: Decodable {
-    case auto, value(Int)
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let v = try? c.decode(Int.self) { self = .value(v); return }
-        let s = try c.decode(String.self)
-        guard s == "auto" else {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected an integer or \"auto\", found \"\(s)\"")
+        if r.has("quantization_config") {
+            // GPTQ/AWQ/bitsandbytes store packed integer weights under other names: say so
+            // rather than fail later on a tensor.
+            throw r.error("quantization_config", "none (a pre-quantised checkpoint cannot be converted; convert the original float weights)", found: "an object")
         }
-        self = .auto
+
+        let read: (config: ModelConfig, tie: TieRule, inert: Set<String>)
+        switch family {
+        case .mamba: read = try HFMamba.read(&r)
+        case .transnormer: read = try HFTransNormer.read(&r)
+        case .samba: read = try HFSamba.read(&r)
+        }
+        try read.config.validate(path: path)
+
+        let bos = try specialTokenID(&r, "bos_token_id")
+        let eos = try specialTokenID(&r, "eos_token_id")
+        // transformers 5 renamed torch_dtype to dtype and keeps dtype when both are given.
+        var dtype = try r.lookup(["dtype"])
+        if dtype == nil || dtype?.value == .null { dtype = try r.lookup(["torch_dtype"]) }
+        var sourceDType: String?
+        if let (key, v) = dtype, v != .null {
+            guard case let .string(s) = v else { throw r.error(key, "a dtype name such as \"bfloat16\"", v) }
+            sourceDType = s
+        }
+        r.consult(inertBaseKeys)
+        r.consult(read.inert)
+        let unknown = r.unread.sorted()
+        let inertPresent = r.keys.filter { inertBaseKeys.contains($0) || read.inert.contains($0) }.sorted()
+        return CheckpointConfig(
+            config: read.config, sourceArchitecture: source, bosTokenID: bos, eosTokenID: eos, sources: r.sources,
+            tie: read.tie, sourceDType: sourceDType, unknownKeys: unknown, inertKeys: inertPresent)
     }
-    func resolve(hidden: Int) -> Int {
+
+    /// A special token id: an integer, `null`, or — as generation configs allow — a list of
+    /// integers, whose first is taken (Rill stops on one end token).
+    static func specialTokenID(_ r: inout ConfigReader, _ key: String) throws(RillFileError) -> Int? {
+        guard let (_, v) = try r.lookup([key]) else { return nil }
+        let range = 0...Int(Int32.max)
+        switch v {
+        case .null: return nil
+        case let .array(items):
+            guard let first = items.first else { return nil }
+            return try r.integer(first, key: key, in: range)
+        default:
+            return try r.integer(v, key: key, in: range)
+        }
+    }
+
+    /// `PretrainedConfig`'s own keys (4.x and 5.x) and the generation settings older
+    /// versions stored in the model config: none changes a forward pass.
+    static let inertBaseKeys: Set<String> = [
+        "_name_or_path", "_commit_hash", "_attn_implementation", "transformers_version", "auto_map", "use_cache",
+        "return_dict", "output_hidden_states", "output_attentions", "torchscript", "use_bfloat16", "tf_legacy_loss",
+        "pruned_heads", "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder", "cross_attention_hidden_size",
+        "add_cross_attention", "tie_encoder_decoder", "finetuning_task", "id2label", "label2id", "tokenizer_class",
+        "prefix", "pad_token_id", "sep_token_id", "decoder_start_token_id", "task_specific_params", "problem_type",
+        "max_length", "min_length", "do_sample", "early_stopping", "num_beams", "num_beam_groups", "diversity_penalty",
+        "temperature", "top_k", "top_p", "typical_p", "repetition_penalty", "length_penalty", "no_repeat_ngram_size",
+        "encoder_no_repeat_ngram_size", "bad_words_ids", "num_return_sequences", "output_scores",
+        "return_dict_in_generate", "forced_bos_token_id", "forced_eos_token_id", "remove_invalid_values",
+        "exponential_decay_length_penalty", "suppress_tokens", "begin_suppress_tokens", "initializer_range",
+    ]
+}
+
+extension ModelConfig {
+    /// The checkpoint's name of the token embedding, which a tied LM head shares.
+    var embeddingTensorName: String {
         switch self {
-        case .auto: return (hidden + 15) / 16
-        case let .value(v): return v
+        case .mamba, .samba: return "backbone.embeddings.weight"
+        case .transnormer: return "model.embed_tokens.weight"
         }
     }
-}
 
-struct HFMambaConfig: Decodable {
-    let hidden_size: Int
-    let num_hidden_layers: Int
-    let vocab_size: Int
-    let state_size: Int?
-    let conv_kernel: Int?
-    let expand: Int?
-    let intermediate_size: Int?
-    let time_step_rank: RankOrAuto?
-    let layer_norm_epsilon: Float?
-    let use_conv_bias: Bool?
-    let use_bias: Bool?
-    let tie_word_embeddings: Bool?
-
-    func modelConfig(path: String) throws(RillFileError) -> ModelConfig {
-        // Bounded before `expand * hidden_size` and the "auto" rank are computed from them.
-        let hidden_size = try bounded(hidden_size, "hidden_size", 1...ModelLimits.maxWidth, path: path)
-        let expand = try bounded(self.expand ?? 2, "expand", 1...64, path: path)
-        return .mamba(MambaConfig(
-            hiddenSize: hidden_size, numLayers: num_hidden_layers, vocabSize: vocab_size,
-            stateSize: state_size ?? 16, convKernel: conv_kernel ?? 4,
-            intermediateSize: intermediate_size ?? expand * hidden_size,
-            timeStepRank: (time_step_rank ?? .auto).resolve(hidden: hidden_size),
-            layerNormEpsilon: layer_norm_epsilon ?? 1e-5, useConvBias: use_conv_bias ?? true,
-            useBias: use_bias ?? false, tieWordEmbeddings: tie_word_embeddings ?? true))
-    }
-}
-
-struct HFTransNormerConfig: Decodable {
-    let decoder_embed_dim: Int
-    let decoder_layers: Int
-    let decoder_attention_heads: Int
-    let hidden_dim: Int
-    let glu_dim: Int
-    let vocab_size: Int
-    let linear_use_lrpe_list: [Int]?
-    let linear_use_lrpe: Int?
-    let no_scale_embedding: Bool?
-    let norm_type: String?
-    let linear_act_fun: String?
-    let bias: Bool?
-    let tie_word_embeddings: Bool?
-
-    func modelConfig(path: String) throws(RillFileError) -> ModelConfig {
-        let norm = norm_type ?? "simplermsnorm"
-        guard norm == "simplermsnorm" else {
-            throw .invalidField(path: path, field: "norm_type", expected: "simplermsnorm (the only norm Rill implements)", found: norm)
+    /// This configuration with the LM head tied to the embedding or not.
+    func withTiedHead(_ tied: Bool) -> ModelConfig {
+        switch self {
+        case var .mamba(c): c.tieWordEmbeddings = tied; return .mamba(c)
+        case var .transnormer(c): c.tieWordEmbeddings = tied; return .transnormer(c)
+        case var .samba(c): c.tieWordEmbeddings = tied; return .samba(c)
         }
-        let act = linear_act_fun ?? "silu"
-        guard act == "silu" || act == "swish" else {
-            throw .invalidField(path: path, field: "linear_act_fun", expected: "silu (the only activation Rill implements)", found: act)
-        }
-        guard bias != true else {
-            throw .invalidField(path: path, field: "bias", expected: "false (linear biases are not implemented)", found: "true")
-        }
-        guard decoder_layers >= 2 else {
-            // The reference scales slopes by 1 − i/(L−1), undefined for one layer.
-            throw .invalidField(path: path, field: "decoder_layers", expected: "at least 2", found: "\(decoder_layers)")
-        }
-        // Bounded before the per-layer LRPE list is allocated from it.
-        let decoder_layers = try bounded(decoder_layers, "decoder_layers", 2...ModelLimits.maxLayers, path: path)
-        let glu = glu_dim == -1 ? decoder_embed_dim : glu_dim
-        let list = linear_use_lrpe_list ?? []
-        let lrpe: [Bool]
-        if list.isEmpty {
-            lrpe = Array(repeating: (linear_use_lrpe ?? 0) != 0, count: decoder_layers)
-        } else {
-            guard list.count == decoder_layers else {
-                throw .invalidField(path: path, field: "linear_use_lrpe_list", expected: "\(decoder_layers) entries", found: "\(list.count)")
-            }
-            lrpe = list.map { $0 != 0 }
-        }
-        if lrpe.contains(true) && hidden_dim != decoder_embed_dim {
-            // The reference sizes LRPE's θ by decoder_embed_dim / heads but applies it to
-            // hidden_dim / heads wide heads: it only runs when the two are equal.
-            throw .invalidField(path: path, field: "hidden_dim", expected: "equal to decoder_embed_dim (\(decoder_embed_dim)) when LRPE is used", found: "\(hidden_dim)")
-        }
-        return .transnormer(TransNormerConfig(
-            embedDim: decoder_embed_dim, hiddenDim: hidden_dim, numLayers: decoder_layers,
-            numHeads: decoder_attention_heads, gluDim: glu, vocabSize: vocab_size, lrpeLayers: lrpe,
-            noScaleEmbedding: no_scale_embedding ?? false, normEpsilon: 1e-6,
-            tieWordEmbeddings: tie_word_embeddings ?? false))
-    }
-}
-
-/// flash-linear-attention's `SambaConfig`.
-struct HFSambaConfig: Decodable {
-    struct Attn: Decodable {
-        let layers: [Int]
-        let num_heads: Int
-        let num_kv_heads: Int?
-        let qkv_bias: Bool?
-        let window_size: Int?
-        let rope_theta: Float?
-    }
-    enum AttnField: Decodable {
-        case one(Attn), many([Attn])
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let a = try? c.decode(Attn.self) { self = .one(a) } else { self = .many(try c.decode([Attn].self)) }
-        }
-    }
-    let hidden_size: Int
-    let num_hidden_layers: Int
-    let vocab_size: Int
-    let state_size: Int?
-    let expand: Int?
-    let conv_kernel: Int?
-    let use_bias: Bool?
-    let use_conv_bias: Bool?
-    let hidden_act: String?
-    let time_step_rank: RankOrAuto?
-    let norm_eps: Float?
-    let attn: AttnField?
-    let hidden_ratio: Int?
-    let tie_word_embeddings: Bool?
-    let attnres_block_size: Int?
-
-    func modelConfig(path: String) throws(RillFileError) -> ModelConfig {
-        // Bounded before the head, MLP and inner widths are computed from it.
-        let hidden_size = try bounded(hidden_size, "hidden_size", 1...ModelLimits.maxWidth, path: path)
-        let act = hidden_act ?? "swish"
-        guard act == "swish" || act == "silu" else {
-            throw .invalidField(path: path, field: "hidden_act", expected: "swish (SwiGLU MLP)", found: act)
-        }
-        guard attnres_block_size == nil else {
-            throw .invalidField(path: path, field: "attnres_block_size", expected: "null (attention residuals are not implemented)", found: "\(attnres_block_size!)")
-        }
-        let specs: [Attn]
-        switch attn {
-        case nil:
-            throw .invalidField(path: path, field: "attn", expected: "an attention spec {layers, num_heads, window_size, …}", found: "none")
-        case let .one(a): specs = [a]
-        case let .many(list): specs = list
-        }
-        guard let a = specs.first, specs.dropFirst().allSatisfy({
-            $0.num_heads == a.num_heads && $0.num_kv_heads == a.num_kv_heads && $0.window_size == a.window_size
-                && $0.rope_theta == a.rope_theta && $0.qkv_bias == a.qkv_bias
-        }) else {
-            throw .invalidField(path: path, field: "attn", expected: "one attention spec shared by all attention layers", found: "\(specs.count) different specs")
-        }
-        guard let window = a.window_size else {
-            throw .invalidField(path: path, field: "attn.window_size", expected: "a window (full attention needs memory that grows with the sequence)", found: "null")
-        }
-        guard a.num_heads > 0, hidden_size % a.num_heads == 0 else {
-            throw .invalidField(path: path, field: "attn.num_heads", expected: "a divisor of hidden_size (\(hidden_size))", found: "\(a.num_heads)")
-        }
-        let ratio = try bounded(hidden_ratio ?? 4, "hidden_ratio", 1...64, path: path)
-        // GatedMLP: a multiple of 256 at or above 2/3 · hidden · ratio.
-        let mlp = 256 * ((hidden_size * ratio * 2 / 3 + 255) / 256)
-        let expand = try bounded(self.expand ?? 2, "expand", 1...64, path: path)
-        return .samba(SambaConfig(
-            hiddenSize: hidden_size, numLayers: num_hidden_layers, vocabSize: vocab_size,
-            stateSize: state_size ?? 16, convKernel: conv_kernel ?? 4, mambaInnerSize: expand * hidden_size,
-            timeStepRank: (time_step_rank ?? .auto).resolve(hidden: hidden_size),
-            useConvBias: use_conv_bias ?? true, useBias: use_bias ?? false,
-            attentionLayers: specs.flatMap(\.layers).sorted(), numHeads: a.num_heads,
-            numKVHeads: a.num_kv_heads ?? a.num_heads, headDim: hidden_size / a.num_heads, windowSize: window,
-            ropeTheta: a.rope_theta ?? 10000, qkvBias: a.qkv_bias ?? false, intermediateSize: mlp,
-            normEpsilon: norm_eps ?? 1e-5, tieWordEmbeddings: tie_word_embeddings ?? false))
     }
 }

@@ -85,23 +85,25 @@ public enum ModelConfig: Sendable, Equatable {
             try check("conv_kernel", c.convKernel, 1...L.maxConvKernel)
             try check("mamba_inner_size", c.mambaInnerSize, 1...L.maxWidth * 4)
             try check("time_step_rank", c.timeStepRank, 1...L.maxWidth)
+            try check("intermediate_size", c.intermediateSize, 1...L.maxWidth * 8)
+            try checkEps("norm_epsilon", c.normEpsilon)
+            for l in c.attentionLayers where !(0..<c.numLayers).contains(l) {
+                throw .invalidField(path: path, field: "config.attention_layers", expected: "layer indices below \(c.numLayers)", found: "\(l)")
+            }
+            // The head settings matter only where a layer attends (a model may have none).
+            guard !c.attentionLayers.isEmpty else { return }
             try check("num_heads", c.numHeads, 1...L.maxWidth)
             try check("num_kv_heads", c.numKVHeads, 1...c.numHeads)
             try check("head_dim", c.headDim, 2...1024)
             try check("window_size", c.windowSize, 1...L.maxWindow)
-            try check("intermediate_size", c.intermediateSize, 1...L.maxWidth * 8)
-            try checkEps("norm_epsilon", c.normEpsilon)
             guard c.numHeads % c.numKVHeads == 0 else {
                 throw .invalidField(path: path, field: "config.num_kv_heads", expected: "a divisor of num_heads (\(c.numHeads))", found: "\(c.numKVHeads)")
             }
             guard c.headDim % 2 == 0 else {
                 throw .invalidField(path: path, field: "config.head_dim", expected: "an even number (RoPE)", found: "\(c.headDim)")
             }
-            for l in c.attentionLayers where !(0..<c.numLayers).contains(l) {
-                throw .invalidField(path: path, field: "config.attention_layers", expected: "layer indices below \(c.numLayers)", found: "\(l)")
-            }
-            guard c.ropeTheta.isFinite, c.ropeTheta > 1 else {
-                throw .invalidField(path: path, field: "config.rope_theta", expected: "a number > 1", found: "\(c.ropeTheta)")
+            guard c.ropeTheta.isFinite, c.ropeTheta > 0 else {
+                throw .invalidField(path: path, field: "config.rope_theta", expected: "a positive number", found: "\(c.ropeTheta)")
             }
             // The key and value rings (2 · W · Hkv · D f32 per attention layer) are the one state
             // no tensor in the file backs: bound them so a small file cannot demand terabytes.

@@ -6,7 +6,10 @@ public struct RillHeader: Sendable, Equatable {
     public static let magic: [UInt8] = [0x89, 0x52, 0x49, 0x4C, 0x4C, 0x0D, 0x0A, 0x1A]
     public static let size = 128
     public static let currentMajor: UInt16 = 2
-    public static let currentMinor: UInt16 = 0
+    /// The newest minor version this code writes (§11): 2.1 adds `config_sources` and
+    /// `provenance.source_dtype`. A writer stamps the lowest minor whose features the file uses
+    /// (`RillMetadata.minimumMinorVersion`).
+    public static let currentMinor: UInt16 = 1
     /// Tensor data offsets are multiples of this.
     public static let alignment = 64
 

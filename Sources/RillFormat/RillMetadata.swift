@@ -9,10 +9,12 @@ public struct RillMetadata: Sendable, Equatable {
     public var provenance: Provenance
     /// The `--quant` the file was converted with and the per-tensor overrides applied.
     public var quantization: QuantizationInfo
+    /// Where each key of `config` came from (format 2.1); nil in files of earlier converters.
+    public var configSources: [String: ConfigSource]?
 
     public init(
         config: ModelConfig, bosTokenID: Int?, eosTokenID: Int?, tokenizer: TokenizerInfo?,
-        provenance: Provenance, quantization: QuantizationInfo
+        provenance: Provenance, quantization: QuantizationInfo, configSources: [String: ConfigSource]? = nil
     ) {
         self.config = config
         self.bosTokenID = bosTokenID
@@ -20,6 +22,14 @@ public struct RillMetadata: Sendable, Equatable {
         self.tokenizer = tokenizer
         self.provenance = provenance
         self.quantization = quantization
+        self.configSources = configSources
+    }
+}
+
+extension RillMetadata {
+    /// The lowest minor version of format 2 that holds everything in this metadata (§11).
+    public var minimumMinorVersion: UInt16 {
+        configSources != nil || provenance.sourceDType != nil ? 1 : 0
     }
 }
 
@@ -60,11 +70,15 @@ public struct Provenance: Codable, Sendable, Equatable {
     public var sourceArchitecture: String
     /// Source files with their sizes and XXH64.
     public var sourceFiles: [SourceFile]
+    /// The checkpoint's `dtype` (or the older `torch_dtype`), e.g. `bfloat16`, when it names
+    /// one (format 2.1). Informative: the safetensors headers are the authority on each tensor.
+    public var sourceDType: String?
 
-    public init(converter: String, sourceArchitecture: String, sourceFiles: [SourceFile]) {
+    public init(converter: String, sourceArchitecture: String, sourceFiles: [SourceFile], sourceDType: String? = nil) {
         self.converter = converter
         self.sourceArchitecture = sourceArchitecture
         self.sourceFiles = sourceFiles
+        self.sourceDType = sourceDType
     }
 
     public struct SourceFile: Codable, Sendable, Equatable {
@@ -80,6 +94,7 @@ public struct Provenance: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case converter, sourceArchitecture = "source_architecture", sourceFiles = "source_files"
+        case sourceDType = "source_dtype"
     }
 }
 
@@ -95,7 +110,7 @@ public struct QuantizationInfo: Codable, Sendable, Equatable {
 extension RillMetadata: Codable {
     enum CodingKeys: String, CodingKey {
         case architecture, config, bosTokenID = "bos_token_id", eosTokenID = "eos_token_id"
-        case tokenizer, provenance, quantization
+        case tokenizer, provenance, quantization, configSources = "config_sources"
     }
 
     public init(from decoder: Decoder) throws {
@@ -115,6 +130,7 @@ extension RillMetadata: Codable {
         tokenizer = try c.decodeIfPresent(TokenizerInfo.self, forKey: .tokenizer)
         provenance = try c.decode(Provenance.self, forKey: .provenance)
         quantization = try c.decode(QuantizationInfo.self, forKey: .quantization)
+        configSources = try c.decodeIfPresent([String: ConfigSource].self, forKey: .configSources)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -130,5 +146,6 @@ extension RillMetadata: Codable {
         try c.encodeIfPresent(tokenizer, forKey: .tokenizer)
         try c.encode(provenance, forKey: .provenance)
         try c.encode(quantization, forKey: .quantization)
+        try c.encodeIfPresent(configSources, forKey: .configSources)
     }
 }

@@ -68,6 +68,7 @@ public enum RillWriter {
         }
         let tableLength = specs.reduce(0) { $0 + $1.encoded().count }
         var h = RillHeader()
+        h.minor = metadata.minimumMinorVersion
         h.metadataOffset = UInt64(RillHeader.size)
         h.metadataLength = UInt64(metaBytes.count)
         let tokBytes = tokenizer ?? []

@@ -44,6 +44,9 @@ struct Convert: ParsableCommand {
     @Flag(name: .long, help: "Print nothing but errors.")
     var quiet = false
 
+    @Flag(name: .shortAndLong, help: "Also list the config.json keys that neither the reference implementation nor Rill reads (they are ignored).")
+    var verbose = false
+
     func validate() throws {
         for o in override where QuantPolicy.parseOverride(o) == nil {
             throw ValidationError("--override '\(o)': expected PATTERN=TYPE with TYPE one of f32, f16, int8, int4")
@@ -64,6 +67,10 @@ struct Convert: ParsableCommand {
                 case let .warning(w): Terminal.errLine("warning: \(w)")
                 case let .tensorWritten(done, total, name):
                     if !quiet { Terminal.status("[\(done)/\(total)] \(name)") }
+                case let .ignoredConfigKeys(keys):
+                    if verbose && !quiet {
+                        Terminal.errLine("config.json keys ignored (unknown to the reference and to Rill): \(keys.joined(separator: ", "))")
+                    }
                 }
             })
         Terminal.clearStatus()

@@ -37,7 +37,18 @@ struct Inspect: ParsableCommand {
         s += "architecture:  \(m.config.architecture) (from \(m.provenance.sourceArchitecture))\n"
         s += "quantisation:  \(m.quantization.requested)\(m.quantization.overrides.isEmpty ? "" : " with " + m.quantization.overrides.joined(separator: ", "))\n"
         s += "converter:     \(m.provenance.converter)\n"
-        for (k, v) in configLines(m.config) { s += "  \(k.padding(toLength: 22, withPad: " ", startingAt: 0)) \(v)\n" }
+        if let dtype = m.provenance.sourceDType { s += "source dtype:  \(dtype)\n" }
+        s += "hyper-parameters (value, and where rill convert found it):\n"
+        for line in configLines(m.config) {
+            let from: String
+            if let key = line.key {
+                from = m.configSources?[key].map(sourceText) ?? "(not recorded: file written before format 2.1)"
+            } else {
+                from = "(computed from the above)"
+            }
+            s += "  " + line.name.padding(toLength: 22, withPad: " ", startingAt: 0) + " "
+                + line.value.padding(toLength: max(16, line.value.count), withPad: " ", startingAt: 0) + "  " + from + "\n"
+        }
         if let t = m.tokenizer {
             s += "tokenizer:     \(t.model), \(t.vocabSize) tokens (\(t.format), \(formatBytes(Int(f.header.tokenizerLength))))\(t.addBOS ? ", adds BOS" : "")\n"
         } else {
@@ -61,33 +72,40 @@ struct Inspect: ParsableCommand {
     }
 }
 
-/// Hyper-parameters as (name, value) lines, including the derived ones users look for.
-func configLines(_ c: ModelConfig) -> [(String, String)] {
+/// Hyper-parameters as lines: every key of the file's `config` (`Formats/rill.md` §4.3) under
+/// its own name, then a few values derived from them that users look for (no `key`).
+func configLines(_ c: ModelConfig) -> [(name: String, value: String, key: String?)] {
+    func k(_ name: String, _ v: Any) -> (String, String, String?) { (name, "\(v)", name) }
+    func note(_ name: String, _ v: String) -> (String, String, String?) { (name, v, nil) }
     switch c {
     case let .mamba(m):
         return [
-            ("hidden_size", "\(m.hiddenSize)"), ("num_layers", "\(m.numLayers)"), ("vocab_size", "\(m.vocabSize)"),
-            ("state_size", "\(m.stateSize)"), ("conv_kernel", "\(m.convKernel)"), ("intermediate_size", "\(m.intermediateSize)"),
-            ("time_step_rank", "\(m.timeStepRank)"), ("layer_norm_epsilon", "\(m.layerNormEpsilon)"),
-            ("tie_word_embeddings", "\(m.tieWordEmbeddings)"),
+            k("hidden_size", m.hiddenSize), k("num_layers", m.numLayers), k("vocab_size", m.vocabSize),
+            k("state_size", m.stateSize), k("conv_kernel", m.convKernel), k("intermediate_size", m.intermediateSize),
+            k("time_step_rank", m.timeStepRank), k("layer_norm_epsilon", m.layerNormEpsilon),
+            k("use_conv_bias", m.useConvBias), k("use_bias", m.useBias), k("tie_word_embeddings", m.tieWordEmbeddings),
         ]
     case let .transnormer(t):
         return [
-            ("embed_dim", "\(t.embedDim)"), ("hidden_dim", "\(t.hiddenDim)"), ("num_layers", "\(t.numLayers)"),
-            ("num_heads", "\(t.numHeads) (head dim \(t.headDim))"), ("glu_dim", "\(t.gluDim)"), ("vocab_size", "\(t.vocabSize)"),
-            ("lrpe_layers", t.lrpeLayers.enumerated().filter(\.element).map { String($0.offset) }.joined(separator: ",").ifEmpty("none")),
-            ("scale_embedding", t.noScaleEmbedding ? "no" : "sqrt(\(t.embedDim))"), ("norm_epsilon", "\(t.normEpsilon)"),
+            k("embed_dim", t.embedDim), k("hidden_dim", t.hiddenDim), k("num_layers", t.numLayers),
+            k("num_heads", t.numHeads), k("glu_dim", t.gluDim), k("vocab_size", t.vocabSize),
+            ("lrpe_layers", t.lrpeLayers.enumerated().filter(\.element).map { String($0.offset) }.joined(separator: ",").ifEmpty("none"), "lrpe_layers"),
+            k("no_scale_embedding", t.noScaleEmbedding), k("norm_epsilon", t.normEpsilon),
+            k("tie_word_embeddings", t.tieWordEmbeddings),
+            note("head_dim", "\(t.headDim)"), note("embedding_scale", t.noScaleEmbedding ? "1" : "sqrt(\(t.embedDim))"),
         ]
     case let .samba(s):
         let pattern = (0..<s.numLayers).map { s.isAttention(layer: $0) ? "A" : "M" }.joined(separator: " ")
         return [
-            ("hidden_size", "\(s.hiddenSize)"), ("num_layers", "\(s.numLayers)"), ("vocab_size", "\(s.vocabSize)"),
-            ("layer_pattern", "\(pattern) (M = Mamba, A = sliding-window attention)"),
-            ("window_size", "\(s.windowSize)"),
-            ("attention_heads", "\(s.numHeads) query, \(s.numKVHeads) key/value, head dim \(s.headDim)"),
-            ("rope_theta", "\(s.ropeTheta)"), ("mamba_state_size", "\(s.stateSize)"), ("mamba_inner_size", "\(s.mambaInnerSize)"),
-            ("conv_kernel", "\(s.convKernel)"), ("time_step_rank", "\(s.timeStepRank)"), ("mlp_size", "\(s.intermediateSize)"),
-            ("norm_epsilon", "\(s.normEpsilon)"), ("tie_word_embeddings", "\(s.tieWordEmbeddings)"),
+            k("hidden_size", s.hiddenSize), k("num_layers", s.numLayers), k("vocab_size", s.vocabSize),
+            k("state_size", s.stateSize), k("conv_kernel", s.convKernel), k("mamba_inner_size", s.mambaInnerSize),
+            k("time_step_rank", s.timeStepRank), k("use_conv_bias", s.useConvBias), k("use_bias", s.useBias),
+            ("attention_layers", s.attentionLayers.map(String.init).joined(separator: ",").ifEmpty("none"), "attention_layers"),
+            k("num_heads", s.numHeads), k("num_kv_heads", s.numKVHeads), k("head_dim", s.headDim),
+            k("window_size", s.windowSize), k("rope_theta", s.ropeTheta), k("qkv_bias", s.qkvBias),
+            k("intermediate_size", s.intermediateSize), k("norm_epsilon", s.normEpsilon),
+            k("tie_word_embeddings", s.tieWordEmbeddings),
+            note("layer_pattern", "\(pattern) (M = Mamba, A = sliding-window attention)"),
         ]
     }
 }
@@ -146,6 +164,16 @@ struct Verify: ParsableCommand {
             Terminal.errLine("\(model.path): tensor '\(b.name)': checksum mismatch (stored \(hex(b.expected)), computed \(hex(b.found)))")
         }
         throw ExitCode.failure
+    }
+}
+
+/// `file: hidden_size`, `alias: n_layer`, `default (state_size absent)`, `derived: …`.
+func sourceText(_ s: ConfigSource) -> String {
+    switch s.origin {
+    case .file: return "file: \(s.key)"
+    case .alias: return "alias: \(s.key)"
+    case .default: return "default (\(s.key) absent)"
+    case .derived: return "derived: \(s.key)"
     }
 }
 

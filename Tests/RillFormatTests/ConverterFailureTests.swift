@@ -103,11 +103,11 @@ final class ConverterFailureTests: XCTestCase {
     }
 
     func testUnknownModelTypeListsSupportedArchitectures() throws {
-        try TinyMamba.write(to: checkpoint, config: #"{"model_type":"llama","architectures":["LlamaForCausalLM"],"hidden_size":32}"#)
+        try TinyMamba.write(to: checkpoint, config: #"{"model_type":"gpt2","architectures":["GPT2LMHeadModel"],"n_embd":32}"#)
         guard let e = rillError({ try convert() }) else { return }
         guard case let .unsupportedArchitecture(path, found, supported) = e else { return XCTFail("\(e)") }
         XCTAssertEqual(path, checkpoint + "/config.json")
-        XCTAssertEqual(found, "LlamaForCausalLM")
+        XCTAssertEqual(found, "GPT2LMHeadModel")
         for arch in ["mamba", "transnormer", "samba"] {
             XCTAssert(supported.contains { $0.hasPrefix(arch) }, "\(supported) lacks \(arch)")
         }
@@ -120,17 +120,18 @@ final class ConverterFailureTests: XCTestCase {
         assertNothingLeft()
     }
 
-    func testConfigMissingARequiredFieldLeavesNothing() throws {
+    /// A missing key takes the reference class's default (`hidden_size` 768), which these
+    /// 32-wide tensors then contradict: the error names the tensor and the shapes.
+    func testConfigMissingAKeyTakesTheDefaultAndTheTensorsDisagree() throws {
         try TinyMamba.write(to: checkpoint, config: TinyMamba.config.replacingOccurrences(of: "\"hidden_size\"", with: "\"hidden\""))
         guard let e = rillError({ try convert() }) else { return }
-        XCTAssertEqual(e.kind, .badJSON)
-        XCTAssert(e.description.contains("hidden_size"), e.description)
+        XCTAssert(e.description.contains("backbone.embeddings.weight") && e.description.contains("768"), e.description)
         assertNothingLeft()
     }
 
     func testConfigOutOfRangeLeavesNothing() throws {
         try TinyMamba.write(to: checkpoint, config: TinyMamba.config.replacingOccurrences(of: "\"state_size\":4", with: "\"state_size\":0"))
-        assertRillError(.invalidField, field: "config.state_size") { try convert() }
+        assertRillError(.invalidField, field: "state_size") { try convert() }
         assertNothingLeft()
     }
 
@@ -192,6 +193,59 @@ final class ConverterFailureTests: XCTestCase {
         let summary = try convert()
         XCTAssertEqual(summary.warnings.count, 1)
         XCTAssert(summary.warnings[0].contains("extra.weight"), summary.warnings[0])
+    }
+
+    // MARK: - The tied LM head, decided as transformers 5 decides it
+
+    private func headTensor(equalToEmbedding: Bool) -> STTensor {
+        let embedding = TinyMamba.tensors().first { $0.name == "backbone.embeddings.weight" }!
+        if equalToEmbedding { return STTensor(name: "lm_head.weight", dtype: "F32", shape: [64, 32], data: embedding.data) }
+        var rng = SplitMix64(seed: 99)
+        return .f32("lm_head.weight", [64, 32], rng.floats(64 * 32))
+    }
+
+    func testTiedFlagWithAStoredCopyOfTheEmbeddingIsTiedAndTheCopyIsRead() throws {
+        try TinyMamba.write(to: checkpoint, tensors: TinyMamba.tensors() + [headTensor(equalToEmbedding: true)])
+        let summary = try convert()
+        XCTAssertEqual(summary.warnings, [], "the copy is read, not reported as unused")
+        let file = try RillFile(path: out)
+        XCTAssertNil(file.spec("lm_head.weight"))
+        guard case let .mamba(c) = file.metadata.config else { return XCTFail() }
+        XCTAssertTrue(c.tieWordEmbeddings)
+    }
+
+    func testTiedFlagWithADifferentStoredHeadKeepsTheHead() throws {
+        try TinyMamba.write(to: checkpoint, tensors: TinyMamba.tensors() + [headTensor(equalToEmbedding: false)])
+        let summary = try convert()
+        XCTAssertEqual(summary.warnings.count, 1)
+        XCTAssert(summary.warnings[0].contains("differs"), summary.warnings[0])
+        let file = try RillFile(path: out)
+        XCTAssertNotNil(file.spec("lm_head.weight"))
+        guard case let .mamba(c) = file.metadata.config else { return XCTFail() }
+        XCTAssertFalse(c.tieWordEmbeddings)
+        XCTAssertEqual(file.metadata.configSources?["tie_word_embeddings"]?.origin, .derived)
+    }
+
+    func testUntiedFlagWithoutAHeadIsAMissingTensor() throws {
+        try TinyMamba.write(to: checkpoint, config: TinyMamba.config.replacingOccurrences(of: "\"tie_word_embeddings\":true", with: "\"tie_word_embeddings\":0"))
+        assertRillError(.missingTensor) { try convert() }
+        assertNothingLeft()
+    }
+
+    func testConfigSourcesAreStoredAndTheMinorVersionSaysSo() throws {
+        // state_size now defaults to 16: give the tensors that shape.
+        let tensors = TinyMamba.tensors().map { t -> STTensor in
+            if t.name.hasSuffix("A_log") { return .f32(t.name, [64, 16], [Float](repeating: 0, count: 64 * 16)) }
+            if t.name.hasSuffix("x_proj.weight") { return .f32(t.name, [34, 64], [Float](repeating: 0.01, count: 34 * 64)) }
+            return t
+        }
+        try TinyMamba.write(to: checkpoint, tensors: tensors, config: TinyMamba.config.replacingOccurrences(of: "\"state_size\":4,", with: ""))
+        _ = try convert()
+        let file = try RillFile(path: out)
+        XCTAssertEqual(file.header.minor, 1)
+        XCTAssertEqual(file.metadata.configSources?["state_size"], ConfigSource(.default, "state_size"))
+        XCTAssertEqual(file.metadata.configSources?["hidden_size"], ConfigSource(.file, "hidden_size"))
+        XCTAssertEqual(file.metadata.configSources?["intermediate_size"]?.origin, .derived)
     }
 
     func testMissingTokenizerIsAWarningAndAFileWithoutTokenizer() throws {

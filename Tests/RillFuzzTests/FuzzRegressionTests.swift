@@ -81,7 +81,7 @@ final class FuzzRegressionTests: XCTestCase {
     func testConfigWithNegativeBOSIsRefused() {
         expectConfigError("""
             {"model_type": "mamba", "hidden_size": 128, "num_hidden_layers": 2, "vocab_size": 64, "bos_token_id": -5}
-            """, field: "config.bos_token_id")
+            """, field: "bos_token_id")
     }
 
     /// A header announcing 2^20 tensors with a one-entry table is refused after reading that
