@@ -12,7 +12,14 @@ published layout, so `rill convert` treats the folder exactly as it would the re
   samba-400m        fla SambaForCausalLM         d 1024, 24 layers (attention every other layer,
                                                  16 heads, 4 KV heads, window 2048), MLP ratio 4
                                                  (2816), vocab 32000, tied (~352M params)
-  mamba-small, transnormer-small, samba-small    a few million parameters, for quick checks
+  subllm-1.3b       XiaoMi SUBLLM (SubllmModel)  d 2048, 24 blocks, 16 heads, SwiGLU 5504, vocab 32000,
+                                                 structure TTTTT(TTTTT(TTTT)TTTTT)TTTTT, untied (the
+                                                 paper's 1.3B shape; ~1.34B params)
+  llama-1.3b        LlamaForCausalLM             the same blocks as subllm-1.3b with no bracket: the
+                                                 same seed gives the same weights, so the two
+                                                 compare subsampling alone
+  mamba-small, transnormer-small, samba-small, subllm-small, llama-small
+                                                 a few million parameters, for quick checks
 
 Weights are Gaussian with the scales of the references' initialisers (projections 1/sqrt(fan_in),
 output projections further divided by sqrt(2·layers) as in GPT-2's residual rescaling, Mamba's
@@ -52,6 +59,11 @@ PRESETS = {
                        ratio=4, state=16, conv=4, expand=2),
     "samba-small": dict(arch="samba", d=256, layers=6, vocab=4096, heads=4, kv_heads=2, window=128,
                         ratio=4, state=16, conv=4, expand=2),
+    "subllm-1.3b": dict(arch="subllm", d=2048, heads=16, ffn=5504, vocab=32000,
+                        structure="TTTTT(TTTTT(TTTT)TTTTT)TTTTT"),
+    "llama-1.3b": dict(arch="llama", d=2048, heads=16, ffn=5504, vocab=32000, layers=24),
+    "subllm-small": dict(arch="subllm", d=256, heads=4, ffn=688, vocab=4096, structure="TT(TT(TT)TT)TT"),
+    "llama-small": dict(arch="llama", d=256, heads=4, ffn=688, vocab=4096, layers=10),
 }
 
 
@@ -171,6 +183,70 @@ def make_samba(w, p):
     }
 
 
+def decoder_blocks(w, p, layers, name):
+    """The blocks SUBLLM and LLaMA share, drawn in one order for both layouts so that one seed
+    gives the same weights in each; `name(i, part)` maps a part to the layout's tensor name
+    (None for SUBLLM's packed w12, which is written from gate and up)."""
+    d, f = p["d"], p["ffn"]
+    for i in range(layers):
+        w.put(name(i, "attn_norm"), np.ones(d, dtype=np.float32))
+        for part in ("q", "k", "v"):
+            w.normal(name(i, part), (d, d), d ** -0.5)
+        w.normal(name(i, "o"), (d, d), d ** -0.5 / math.sqrt(2 * layers))
+        w.put(name(i, "ffn_norm"), np.ones(d, dtype=np.float32))
+        gate = w.rng.standard_normal((f, d), dtype=np.float32) * np.float32(d ** -0.5)
+        up = w.rng.standard_normal((f, d), dtype=np.float32) * np.float32(d ** -0.5)
+        if name(i, "gate") is None:
+            w.put(name(i, "w12"), np.concatenate([gate, up]))  # SwiGLUInf: gate rows first
+        else:
+            w.put(name(i, "gate"), gate)
+            w.put(name(i, "up"), up)
+        w.normal(name(i, "down"), (d, f), f ** -0.5 / math.sqrt(2 * layers))
+        progress(i + 1, layers)
+
+
+def make_subllm(w, p):
+    d, s = p["d"], p["structure"]
+    layers = s.count("T")
+    names = {"attn_norm": "self_attn_layer_norm.weight", "q": "self_attn.q_proj.weight", "k": "self_attn.k_proj.weight",
+             "v": "self_attn.v_proj.weight", "o": "self_attn.out_proj.weight", "ffn_norm": "final_layer_norm.weight",
+             "gate": None, "up": None, "w12": "feedforward.swiglu.w12.weight", "down": "feedforward.swiglu.w3.weight"}
+    w.normal("decoder.embed_tokens.weight", (p["vocab"], d), 0.02)
+    decoder_blocks(w, p, layers, lambda i, part: names[part] and f"decoder.layers.{i}.{names[part]}")
+    # After the blocks, so that the blocks' draws equal llama-1.3b's.
+    for k in range(s.count("(")):
+        w.normal(f"decoder.downsamplers.{k}.to_scores.weight", (1, d), d ** -0.5)
+        w.put(f"decoder.bypasses.{k}.bypass_scale", np.full(d, 0.5, dtype=np.float32))
+    w.put("decoder.layer_norm.weight", np.ones(d, dtype=np.float32))
+    w.normal("decoder.output_projection.weight", (p["vocab"], d), d ** -0.5)
+    return {
+        "architectures": ["SubllmModel"], "model_type": "subllm", "num_embeddings": p["vocab"],
+        "decoder_embed_dim": d, "decoder_ffn_embed_dim": p["ffn"], "decoder_layers": layers,
+        "decoder_attention_heads": p["heads"], "norm_name": "rmsnorm", "mlp_name": "swiglu", "qk_bias": False,
+        "attn_type": "vanilla", "tokens_per_sample": 4096, "n_positions": 4096, "padding_idx": 0,
+        "bos_token_id": 1, "eos_token_id": 2, "downsampling_factor_denominator": "0.64", "tie_weights": False,
+        "structure": s,
+    }
+
+
+def make_llama(w, p):
+    d, layers = p["d"], p["layers"]
+    names = {"attn_norm": "input_layernorm.weight", "q": "self_attn.q_proj.weight", "k": "self_attn.k_proj.weight",
+             "v": "self_attn.v_proj.weight", "o": "self_attn.o_proj.weight", "ffn_norm": "post_attention_layernorm.weight",
+             "gate": "mlp.gate_proj.weight", "up": "mlp.up_proj.weight", "down": "mlp.down_proj.weight"}
+    w.normal("model.embed_tokens.weight", (p["vocab"], d), 0.02)
+    decoder_blocks(w, p, layers, lambda i, part: f"model.layers.{i}.{names[part]}")
+    w.put("model.norm.weight", np.ones(d, dtype=np.float32))
+    w.normal("lm_head.weight", (p["vocab"], d), d ** -0.5)
+    return {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": p["vocab"], "hidden_size": d,
+        "intermediate_size": p["ffn"], "num_hidden_layers": layers, "num_attention_heads": p["heads"],
+        "num_key_value_heads": p["heads"], "hidden_act": "silu", "max_position_embeddings": 4096,
+        "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "attention_bias": False, "mlp_bias": False,
+        "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2,
+    }
+
+
 def progress(done, total):
     sys.stderr.write(f"\r  layers {done}/{total}")
     if done == total:
@@ -197,7 +273,9 @@ def main():
     start = time.time()
     print(f"{args.preset}: generating", file=sys.stderr)
     config = {"make_random_checkpoint": {"arch": p["arch"], "preset": args.preset, "seed": args.seed}}
-    config.update({"mamba": make_mamba, "transnormer": make_transnormer, "samba": make_samba}[p["arch"]](w, p))
+    makers = {"mamba": make_mamba, "transnormer": make_transnormer, "samba": make_samba, "subllm": make_subllm,
+              "llama": make_llama}
+    config.update(makers[p["arch"]](w, p))
     config["torch_dtype"] = "float16" if args.dtype == "f16" else "float32"
     tmp = os.path.join(args.out, "model.safetensors.partial")
     save_file(w.tensors, tmp, metadata={"format": "pt"})

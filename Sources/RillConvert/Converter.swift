@@ -72,12 +72,20 @@ public enum Converter {
         if !cc.unknownKeys.isEmpty {
             events(.ignoredConfigKeys(cc.unknownKeys))
         }
-        try resolveTiedHead(&cc, src, configPath: configPath, warn: warn)
+        let subllmNames = cc.layout == .subllm || cc.layout == .llama ? try SubllmSourceNames(layout: cc.layout, src) : nil
+        let headNames: (embedding: String, head: String)
+        switch cc.layout {
+        case .mamba, .samba: headNames = ("backbone.embeddings.weight", "lm_head.weight")
+        case .transnormer: headNames = ("model.embed_tokens.weight", "lm_head.weight")
+        case .subllm, .llama: headNames = (subllmNames!.embedding, subllmNames!.head)
+        }
+        try resolveTiedHead(&cc, src, names: headNames, configPath: configPath, warn: warn)
         let plan: [PlannedTensor]
         switch cc.config {
         case let .mamba(c): plan = try mambaPlan(c, src)
         case let .transnormer(c): plan = try transNormerPlan(c, src)
         case let .samba(c): plan = try sambaPlan(c, src)
+        case let .subllm(c): plan = try subllmPlan(c, rope: cc.rope ?? LlamaRoPE(theta: 10000, type: "default"), subllmNames!, src)
         }
         let ignored = checkpoint.names.filter { !src.used.contains($0) }
         if !ignored.isEmpty {
@@ -150,14 +158,27 @@ public enum Converter {
 
 /// Decides whether the LM head is the embedding as the reference does (``TieRule``), and
 /// records the decision where the checkpoint's tensors, not the flag alone, made it.
-func resolveTiedHead(_ cc: inout CheckpointConfig, _ src: SourceReader, configPath: String, warn: (String) -> Void) throws {
-    let head = "lm_head.weight"
-    let embedding = cc.config.embeddingTensorName
+func resolveTiedHead(
+    _ cc: inout CheckpointConfig, _ src: SourceReader, names: (embedding: String, head: String), configPath: String,
+    warn: (String) -> Void
+) throws {
+    let (embedding, head) = names
     let shape = [cc.config.vocabSize, cc.config.hiddenSize]
     let tied: Bool
     switch cc.tie {
-    case .flag(false):
+    case .flag(false), .shared(false):
         tied = false
+    case .shared(true):
+        if src.has(head) {
+            guard try src.values(head, shape) == src.values(embedding, shape) else {
+                throw RillFileError.invalidField(
+                    path: configPath, field: "tie_weights",
+                    expected: "false, or \(head) equal to \(embedding) (the model shares one matrix, and loading two different ones keeps whichever comes last)",
+                    found: "true, and the two differ")
+            }
+            try src.require(head, shape)
+        }
+        tied = true
     case .flag(true):
         if !src.has(head) {
             tied = true

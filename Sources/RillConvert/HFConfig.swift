@@ -20,6 +20,15 @@ public struct CheckpointConfig: Sendable {
     /// Keys the reference defines but that do not change inference (initialisation,
     /// training, caching and generation settings): ignored too.
     public var inertKeys: [String]
+    /// Whose checkpoint layout the tensors follow.
+    public var layout: SourceLayout
+    /// SUBLLM/LLaMA: the RoPE the converter turns into `rope.inv_freq`.
+    var rope: LlamaRoPE?
+}
+
+/// The reference implementation whose config and tensor names a checkpoint follows.
+public enum SourceLayout: String, Sendable {
+    case mamba, transnormer, samba, subllm, llama
 }
 
 /// How the reference decides whether the LM head is the embedding matrix.
@@ -32,6 +41,10 @@ public enum TieRule: Sendable, Equatable {
     /// The config sets the flag (or the class defaults it): tied when true, unless the head
     /// is stored and differs.
     case flag(Bool)
+    /// The model shares one parameter between embedding and head when true (SUBLLM's
+    /// `tie_weights`): a stored head that differs is refused, since loading both would keep
+    /// whichever the state dict lists last.
+    case shared(Bool)
     /// The class leaves the flag unset: tied exactly when no `lm_head.weight` is stored.
     case unsetTiedWhenHeadAbsent
 }
@@ -46,17 +59,20 @@ public enum TieRule: Sendable, Equatable {
 public enum HFConfigDecoder {
     public static let supported = [
         "mamba (MambaForCausalLM)", "transnormer (TransnormerForCausalLM)", "samba (SambaForCausalLM)",
+        "subllm (SubllmModel)", "llama (LlamaForCausalLM)",
     ]
 
     /// The reference families by `model_type` and by class name.
-    enum Family: String {
-        case mamba, transnormer, samba
-    }
-    static let modelTypes: [String: Family] = ["mamba": .mamba, "transnormer": .transnormer, "samba": .samba]
+    typealias Family = SourceLayout
+    static let modelTypes: [String: Family] = [
+        "mamba": .mamba, "transnormer": .transnormer, "samba": .samba, "subllm": .subllm, "llama": .llama,
+    ]
     static let classNames: [String: Family] = [
         "MambaForCausalLM": .mamba, "MambaModel": .mamba,
         "TransnormerForCausalLM": .transnormer, "TransnormerModel": .transnormer,
         "SambaForCausalLM": .samba, "SambaModel": .samba,
+        "SubllmModel": .subllm, "SubllmForCausalLM": .subllm,
+        "LlamaForCausalLM": .llama, "LlamaModel": .llama,
     ]
 
     public static func decode(path: String) throws(RillFileError) -> CheckpointConfig {
@@ -98,10 +114,17 @@ public enum HFConfigDecoder {
         }
 
         let read: (config: ModelConfig, tie: TieRule, inert: Set<String>)
+        var rope: LlamaRoPE?
         switch family {
         case .mamba: read = try HFMamba.read(&r)
         case .transnormer: read = try HFTransNormer.read(&r)
         case .samba: read = try HFSamba.read(&r)
+        case .subllm:
+            let s = try HFSubllm.read(&r)
+            (read, rope) = ((s.config, s.tie, s.inert), s.rope)
+        case .llama:
+            let l = try HFLlama.read(&r)
+            (read, rope) = ((l.config, l.tie, l.inert), l.rope)
         }
         try read.config.validate(path: path)
 
@@ -121,7 +144,7 @@ public enum HFConfigDecoder {
         let inertPresent = r.keys.filter { inertBaseKeys.contains($0) || read.inert.contains($0) }.sorted()
         return CheckpointConfig(
             config: read.config, sourceArchitecture: source, bosTokenID: bos, eosTokenID: eos, sources: r.sources,
-            tie: read.tie, sourceDType: sourceDType, unknownKeys: unknown, inertKeys: inertPresent)
+            tie: read.tie, sourceDType: sourceDType, unknownKeys: unknown, inertKeys: inertPresent, layout: family, rope: rope)
     }
 
     /// A special token id: an integer, `null`, or — as generation configs allow — a list of
@@ -156,13 +179,6 @@ public enum HFConfigDecoder {
 }
 
 extension ModelConfig {
-    /// The checkpoint's name of the token embedding, which a tied LM head shares.
-    var embeddingTensorName: String {
-        switch self {
-        case .mamba, .samba: return "backbone.embeddings.weight"
-        case .transnormer: return "model.embed_tokens.weight"
-        }
-    }
 
     /// This configuration with the LM head tied to the embedding or not.
     func withTiedHead(_ tied: Bool) -> ModelConfig {
@@ -170,6 +186,7 @@ extension ModelConfig {
         case var .mamba(c): c.tieWordEmbeddings = tied; return .mamba(c)
         case var .transnormer(c): c.tieWordEmbeddings = tied; return .transnormer(c)
         case var .samba(c): c.tieWordEmbeddings = tied; return .samba(c)
+        case var .subllm(c): c.tieWordEmbeddings = tied; return .subllm(c)
         }
     }
 }

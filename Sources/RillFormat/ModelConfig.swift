@@ -3,15 +3,18 @@ public enum ModelConfig: Sendable, Equatable {
     case mamba(MambaConfig)
     case transnormer(TransNormerConfig)
     case samba(SambaConfig)
+    /// SUBLLM, and plain LLaMA as its bracket-free case.
+    case subllm(SubllmConfig)
 
     /// The names written in the metadata's `architecture` field.
-    public static let supportedArchitectures = ["mamba", "transnormer", "samba"]
+    public static let supportedArchitectures = ["mamba", "transnormer", "samba", "subllm"]
 
     public var architecture: String {
         switch self {
         case .mamba: return "mamba"
         case .transnormer: return "transnormer"
         case .samba: return "samba"
+        case .subllm: return "subllm"
         }
     }
 
@@ -20,6 +23,7 @@ public enum ModelConfig: Sendable, Equatable {
         case let .mamba(c): return c.vocabSize
         case let .transnormer(c): return c.vocabSize
         case let .samba(c): return c.vocabSize
+        case let .subllm(c): return c.vocabSize
         }
     }
 
@@ -28,6 +32,7 @@ public enum ModelConfig: Sendable, Equatable {
         case let .mamba(c): return c.numLayers
         case let .transnormer(c): return c.numLayers
         case let .samba(c): return c.numLayers
+        case let .subllm(c): return c.numLayers
         }
     }
 
@@ -36,6 +41,7 @@ public enum ModelConfig: Sendable, Equatable {
         case let .mamba(c): return c.hiddenSize
         case let .transnormer(c): return c.embedDim
         case let .samba(c): return c.hiddenSize
+        case let .subllm(c): return c.hiddenSize
         }
     }
 
@@ -76,6 +82,33 @@ public enum ModelConfig: Sendable, Equatable {
             }
             guard c.lrpeLayers.count == c.numLayers else {
                 throw .invalidField(path: path, field: "config.lrpe_layers", expected: "\(c.numLayers) entries", found: "\(c.lrpeLayers.count)")
+            }
+        case let .subllm(c):
+            try check("hidden_size", c.hiddenSize, 1...L.maxWidth)
+            try check("num_layers", c.numLayers, 1...L.maxLayers)
+            try check("vocab_size", c.vocabSize, 1...L.maxVocab)
+            try check("num_heads", c.numHeads, 1...L.maxWidth)
+            try check("num_kv_heads", c.numKVHeads, 1...c.numHeads)
+            try check("head_dim", c.headDim, 2...1024)
+            try check("intermediate_size", c.intermediateSize, 1...L.maxWidth * 8)
+            try check("max_positions", c.maxPositions, 1...L.maxContext)
+            try checkEps("norm_epsilon", c.normEpsilon)
+            guard c.numHeads % c.numKVHeads == 0 else {
+                throw .invalidField(path: path, field: "config.num_kv_heads", expected: "a divisor of num_heads (\(c.numHeads))", found: "\(c.numKVHeads)")
+            }
+            guard c.headDim % 2 == 0 else {
+                throw .invalidField(path: path, field: "config.head_dim", expected: "an even number (RoPE)", found: "\(c.headDim)")
+            }
+            guard c.numHeads * c.headDim <= L.maxWidth else {
+                throw .invalidField(path: path, field: "config.head_dim", expected: "num_heads · head_dim ≤ \(L.maxWidth)", found: "\(c.numHeads) · \(c.headDim)")
+            }
+            guard c.embeddingScale.isFinite, c.embeddingScale > 0 else {
+                throw .invalidField(path: path, field: "config.embedding_scale", expected: "a positive number", found: "\(c.embeddingScale)")
+            }
+            do {
+                _ = try SubllmStructure(c.structure, layers: c.numLayers)
+            } catch {
+                throw .invalidField(path: path, field: "config.structure", expected: "a structure of T, ( and )", found: "\"\(c.structure.prefix(80))\": \(error)")
             }
         case let .samba(c):
             try check("hidden_size", c.hiddenSize, 1...L.maxWidth)
@@ -125,6 +158,8 @@ public enum ModelLimits {
     public static let maxStateSize = 1_024
     public static let maxConvKernel = 64
     public static let maxWindow = 1 << 20
+    /// Longest context a SUBLLM/LLaMA session may reserve keys and values for.
+    public static let maxContext = 1 << 24
     /// Bytes of SAMBA's sliding-window key/value rings over all attention layers (4 GiB; a
     /// 2,048-token window over 16 attention layers 3,072 wide takes 0.8 GB).
     public static let maxWindowStateBytes = 4 << 30

@@ -29,7 +29,8 @@ public struct RillMetadata: Sendable, Equatable {
 extension RillMetadata {
     /// The lowest minor version of format 2 that holds everything in this metadata (§11).
     public var minimumMinorVersion: UInt16 {
-        configSources != nil || provenance.sourceDType != nil ? 1 : 0
+        if case .subllm = config { return 2 }
+        return configSources != nil || provenance.sourceDType != nil ? 1 : 0
     }
 }
 
@@ -120,6 +121,7 @@ extension RillMetadata: Codable {
         case "mamba": config = .mamba(try c.decode(MambaConfig.self, forKey: .config))
         case "transnormer": config = .transnormer(try c.decode(TransNormerConfig.self, forKey: .config))
         case "samba": config = .samba(try c.decode(SambaConfig.self, forKey: .config))
+        case "subllm": config = .subllm(try c.decode(SubllmConfig.self, forKey: .config))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .architecture, in: c,
@@ -140,6 +142,7 @@ extension RillMetadata: Codable {
         case let .mamba(m): try c.encode(m, forKey: .config)
         case let .transnormer(t): try c.encode(t, forKey: .config)
         case let .samba(s): try c.encode(s, forKey: .config)
+        case let .subllm(s): try c.encode(s, forKey: .config)
         }
         try c.encodeIfPresent(bosTokenID, forKey: .bosTokenID)
         try c.encodeIfPresent(eosTokenID, forKey: .eosTokenID)

@@ -17,8 +17,13 @@ public protocol RecurrentModel: AnyObject, Sendable {
     var vocabSize: Int { get }
     /// A fresh context (zero state at position 0) whose prefill processes up to `chunk` tokens
     /// per pass, with scratch for a pool of `threads` threads; attention K/V (SAMBA's rings)
-    /// stored as `kvCache` (models without attention ignore it).
-    func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext
+    /// stored as `kvCache` (models without attention ignore it). A model whose attention keeps
+    /// every position (SUBLLM, LLaMA) reserves its keys and values for `context` positions,
+    /// default ``defaultContext``; the recurrent ones ignore it.
+    func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType, context: Int?) -> ModelContext
+    /// The context a session reserves by default; nil for models whose state does not grow
+    /// with the sequence.
+    var defaultContext: Int? { get }
     /// The K/V storage a context gets unless told otherwise (see ``KVCacheType``).
     var defaultKVCache: KVCacheType { get }
     /// Bytes of weights one decoded token reads (see ``weightBytesReadPerToken(_:untiedEmbedding:)``).
@@ -54,6 +59,21 @@ public protocol ModelContext: AnyObject {
     func stateBuffers() -> [StateBuffer]
     /// Sets the position counter (after restoring state, or to test far positions).
     func setPosition(_ p: Int)
+    /// Positions the context holds at most (its reserved keys and values); nil when the state
+    /// does not grow with the sequence.
+    var capacity: Int? { get }
+    /// SUBLLM: how many brackets deep the last token of the last forward pass went (0: its
+    /// outermost bracket dropped it); nil for models without brackets.
+    var lastTokenDepth: Int? { get }
+}
+
+extension ModelContext {
+    public var capacity: Int? { nil }
+    public var lastTokenDepth: Int? { nil }
+}
+
+extension RecurrentModel {
+    public var defaultContext: Int? { nil }
 }
 
 /// An f32 vector read from a file: a pointer into the mapping when stored as f32, else a

@@ -40,3 +40,30 @@ public enum StateBuffer {
         }
     }
 }
+
+extension StateBuffer {
+    /// Bytes the buffer holds as stored (4 per f32 element, 2 per f16 one).
+    public var storedBytes: Int {
+        switch self {
+        case let .f32(b): return b.count * 4
+        case let .f16(b): return b.count * 2
+        }
+    }
+
+    /// Copies the stored bytes to `out` (``storedBytes`` of them): a snapshot in the buffer's
+    /// own storage, so an f16 cache is not widened.
+    public func copyStored(to out: UnsafeMutableRawPointer) {
+        switch self {
+        case let .f32(b): out.copyMemory(from: b.baseAddress!, byteCount: b.count * 4)
+        case let .f16(b): out.copyMemory(from: b.baseAddress!, byteCount: b.count * 2)
+        }
+    }
+
+    /// Sets the stored bytes from `src` (``storedBytes`` of them), as ``copyStored(to:)`` wrote them.
+    public func restoreStored(from src: UnsafeRawPointer) {
+        switch self {
+        case let .f32(b): UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: src, byteCount: b.count * 4)
+        case let .f16(b): UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: src, byteCount: b.count * 2)
+        }
+    }
+}

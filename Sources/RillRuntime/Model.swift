@@ -19,6 +19,7 @@ public final class Model: @unchecked Sendable {
         case let .mamba(c): network = try MambaModel(file: file, config: c)
         case let .transnormer(c): network = try TransNormerModel(file: file, config: c)
         case let .samba(c): network = try SambaModel(file: file, config: c)
+        case let .subllm(c): network = try SubllmModel(file: file, config: c)
         }
         if let bytes = try file.tokenizerBytes() {
             do {
@@ -54,6 +55,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
     case noTokenizer(path: String)
     case tokenOutOfRange(id: Int64, vocabSize: Int)
     case emptyInput
+    /// The reserved keys and values would overflow (`--ctx`).
+    case contextFull(capacity: Int, position: Int, adding: Int)
 
     public var description: String {
         switch self {
@@ -63,6 +66,8 @@ public enum SessionError: Error, CustomStringConvertible, Equatable {
             return "token id \(id) is outside the vocabulary (0…\(v - 1))"
         case .emptyInput:
             return "no input tokens"
+        case let .contextFull(capacity, position, adding):
+            return "the context is full: \(position) positions used of the \(capacity) reserved (--ctx \(capacity)), and \(adding) more do not fit; start with a larger --ctx"
         }
     }
 }

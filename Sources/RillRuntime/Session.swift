@@ -20,19 +20,24 @@ public final class Session {
     ///   - threads: worker threads for the kernels (default: the machine's cores).
     ///   - chunk: tokens per prefill pass (memory for the chunk is allocated once).
     ///   - kvCache: K/V storage (default: the model's, ``RecurrentModel/defaultKVCache``).
-    public init(model: Model, threads: Int? = nil, chunk: Int = 128, kvCache: KVCacheType? = nil) {
+    ///   - context: positions to reserve keys and values for, for models whose attention
+    ///     keeps every position (SUBLLM, LLaMA; default: the positions the model was trained
+    ///     for). Reaching it is ``SessionError/contextFull(capacity:position:adding:)``.
+    ///     Recurrent models ignore it.
+    public init(model: Model, threads: Int? = nil, chunk: Int = 128, kvCache: KVCacheType? = nil, context: Int? = nil) {
         self.model = model
         pool = ThreadPool(threadCount: threads ?? ThreadPool.defaultThreadCount)
         // The prefill GEMMs split their rows over the pool, each slab one single-threaded
         // sgemm: OpenBLAS's own threads would compete with the pool's for the cores.
         setBLASThreadCount(1)
         self.kvCache = kvCache ?? model.network.defaultKVCache
-        context = model.network.makeContext(chunk: chunk, threads: pool.threadCount, kvCache: self.kvCache)
+        self.context = model.network.makeContext(chunk: chunk, threads: pool.threadCount, kvCache: self.kvCache, context: context)
         logits = .allocate(capacity: model.vocabSize)
         logits.initialize(repeating: 0, count: model.vocabSize)
     }
 
     deinit { logits.deallocate() }
+
 
     /// Tokens consumed so far.
     public var position: Int { context.position }
@@ -42,10 +47,20 @@ public final class Session {
     /// Forgets the sequence (state to zero, position 0).
     public func reset() { context.reset() }
 
-    /// Checks ids before they reach a kernel.
+    /// Positions the session holds at most (nil: unbounded, the state does not grow).
+    public var capacity: Int? { context.capacity }
+
+    /// Checks ids before they reach a kernel, and that they fit in the reserved context.
     public func validate(_ tokens: [Int32]) throws {
         for t in tokens where t < 0 || Int(t) >= vocabSize {
             throw SessionError.tokenOutOfRange(id: Int64(t), vocabSize: vocabSize)
+        }
+        try checkRoom(tokens.count)
+    }
+
+    private func checkRoom(_ n: Int) throws {
+        if let cap = context.capacity, position + n > cap {
+            throw SessionError.contextFull(capacity: cap, position: position, adding: n)
         }
     }
 
@@ -80,6 +95,7 @@ public final class Session {
         guard token >= 0 && Int(token) < vocabSize else {
             throw SessionError.tokenOutOfRange(id: Int64(token), vocabSize: vocabSize)
         }
+        try checkRoom(1)
         context.step(token, logits: logits, pool: pool)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RillFormat
+import RillModels
 import RillRuntime
 
 struct Bench: ParsableCommand {
@@ -54,7 +55,12 @@ struct Bench: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let m = try Model(path: model.path)
         let openMs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
+        // A model with a growing cache reserves what this run needs (the timed decode and the
+        // paired one) unless --ctx says otherwise.
+        let needed = prompt + 2 * gen + 1
+        let session = Session(
+            model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache,
+            context: execution.context ?? m.network.defaultContext.map { max($0, needed) })
         var rng = SplitMix64(seed: 42)
         let ids = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(m.vocabSize)) }
 
@@ -67,12 +73,21 @@ struct Bench: ParsableCommand {
         // SAMBA reads more of its K/V windows as they fill: the mean over the decoded tokens.
         let stateReadBefore = session.stateBytesReadPerStep
         var lat = [Double](repeating: 0, count: gen)
+        var depth = [Int](repeating: 0, count: gen)
         for i in 0..<gen {
             let s0 = DispatchTime.now().uptimeNanoseconds
             try session.step(token)
             token = argmax(session.logits, m.vocabSize)
             lat[i] = Double(DispatchTime.now().uptimeNanoseconds - s0) / 1e6
+            depth[i] = session.context.lastTokenDepth ?? -1
         }
+        // SUBLLM: a token a bracket drops skips the blocks inside it, so latency depends on how
+        // deep each token went.
+        let byDepth: [BenchResult.DepthLatency]? = session.context.lastTokenDepth == nil ? nil
+            : Set(depth).sorted().map { dp in
+                let l = zip(lat, depth).filter { $0.1 == dp }.map(\.0).sorted()
+                return .init(depth: dp, tokens: l.count, p50: l[l.count / 2], p99: l[min(l.count - 1, Int(0.99 * Double(l.count)))])
+            }
         let sorted = lat.sorted()
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int((p / 100) * Double(sorted.count)))] }
         let decodeTokS = Double(gen) / (lat.reduce(0, +) / 1000)
@@ -94,7 +109,8 @@ struct Bench: ParsableCommand {
             bandwidthGBs: paired?.duringDecodeGBs ?? 0, bandwidthRatio: paired?.ratio ?? 0,
             pairedDecodeTokS: paired?.decodeTokS ?? 0, bandwidthBestGBs: best,
             bandwidthRatioBest: best > 0 ? Double(wbytes + sbytes) * decodeTokS / 1e9 / best : 0,
-            fileBytes: Int(m.file.header.fileSize))
+            fileBytes: Int(m.file.header.fileSize), context: session.capacity, decodeByDepth: byDepth,
+            kvBytesPerTokenByLevel: kvLevels(m, session.kvCache), kvReservedBytes: session.capacity == nil ? nil : session.stateBytes)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
@@ -103,6 +119,13 @@ struct Bench: ParsableCommand {
             Terminal.out(r.table)
         }
     }
+}
+
+/// SUBLLM/LLaMA: the K/V bytes one token adds to the blocks of each level (every token, then
+/// each bracket in `(` order); nil for the other architectures.
+func kvLevels(_ m: Model, _ kv: KVCacheType) -> [Int]? {
+    guard let s = m.network as? SubllmModel else { return nil }
+    return s.layersPerLevel.map { $0.layers * s.kvBytesPerPosition(kv) }
 }
 
 struct BenchResult: Encodable {
@@ -114,6 +137,17 @@ struct BenchResult: Encodable {
     let bandwidthGBs: Double, bandwidthRatio: Double
     let pairedDecodeTokS: Double, bandwidthBestGBs: Double, bandwidthRatioBest: Double
     let fileBytes: Int
+    /// SUBLLM/LLaMA: positions reserved, latency by the depth a decoded token reached, the
+    /// K/V bytes a token adds at each level (every token; then per bracket, a token it keeps)
+    /// and the bytes reserved.
+    let context: Int?
+    struct DepthLatency: Encodable {
+        let depth: Int, tokens: Int, p50: Double, p99: Double
+        enum CodingKeys: String, CodingKey { case depth, tokens, p50 = "ms_p50", p99 = "ms_p99" }
+    }
+    let decodeByDepth: [DepthLatency]?
+    let kvBytesPerTokenByLevel: [Int]?
+    let kvReservedBytes: Int?
 
     enum CodingKeys: String, CodingKey {
         case model, architecture, threads, promptTokens = "prompt_tokens", genTokens = "gen_tokens"
@@ -125,7 +159,8 @@ struct BenchResult: Encodable {
         case bandwidthGBs = "bandwidth_gb_s"
         case bandwidthRatio = "bandwidth_ratio", pairedDecodeTokS = "paired_decode_tok_s"
         case bandwidthBestGBs = "bandwidth_best_gb_s", bandwidthRatioBest = "bandwidth_ratio_best"
-        case fileBytes = "file_bytes"
+        case fileBytes = "file_bytes", context = "ctx", decodeByDepth = "decode_by_depth"
+        case kvBytesPerTokenByLevel = "kv_bytes_per_token_by_level", kvReservedBytes = "kv_reserved_bytes"
     }
 
     var table: String {
@@ -144,7 +179,17 @@ struct BenchResult: Encodable {
             read bandwidth     \(bandwidthGBs > 0 ? f(bandwidthGBs) + " GB/s while decoding (probe passes between \(f(pairedDecodeTokS, 1)) tok/s decode segments); best pass " + f(bandwidthBestGBs) + " GB/s" : "not measured")
             achieved / probe   \(bandwidthGBs > 0 ? f(bandwidthRatio * 100, 1) + " % of the bandwidth while decoding; " + f(bandwidthRatioBest * 100, 1) + " % of the best pass" : "-")
 
-            """
+            """ + attentionLines
+    }
+
+    private var attentionLines: String {
+        guard let context, let kvReservedBytes, let levels = kvBytesPerTokenByLevel else { return "" }
+        var s = "context            \(context) positions, keys and values reserved \(formatBytes(kvReservedBytes))\n"
+        s += "K/V per token      " + levels.enumerated().map { $0 == 0 ? "every token \(formatBytes($1))" : "bracket \($0 - 1) \(formatBytes($1))" }.joined(separator: ", ") + "\n"
+        for d in decodeByDepth ?? [] {
+            s += "decode at depth \(d.depth)  \(d.tokens) tokens, p50 \(String(format: "%.3f", d.p50)) ms, p99 \(String(format: "%.3f", d.p99)) ms\n"
+        }
+        return s
     }
 }
 

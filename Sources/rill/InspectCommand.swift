@@ -49,6 +49,7 @@ struct Inspect: ParsableCommand {
             s += "  " + line.name.padding(toLength: 22, withPad: " ", startingAt: 0) + " "
                 + line.value.padding(toLength: max(16, line.value.count), withPad: " ", startingAt: 0) + "  " + from + "\n"
         }
+        for line in kvCacheLines(f) { s += line + "\n" }
         if let t = m.tokenizer {
             s += "tokenizer:     \(t.model), \(t.vocabSize) tokens (\(t.format), \(formatBytes(Int(f.header.tokenizerLength))))\(t.addBOS ? ", adds BOS" : "")\n"
         } else {
@@ -107,7 +108,37 @@ func configLines(_ c: ModelConfig) -> [(name: String, value: String, key: String
             k("tie_word_embeddings", s.tieWordEmbeddings),
             note("layer_pattern", "\(pattern) (M = Mamba, A = sliding-window attention)"),
         ]
+    case let .subllm(m):
+        return [
+            k("hidden_size", m.hiddenSize), k("num_layers", m.numLayers), k("num_heads", m.numHeads),
+            k("num_kv_heads", m.numKVHeads), k("head_dim", m.headDim), k("intermediate_size", m.intermediateSize),
+            k("vocab_size", m.vocabSize), k("structure", m.structure), k("norm_epsilon", m.normEpsilon),
+            k("rope_theta", m.ropeTheta), k("rope_scaling", m.ropeScaling), k("qk_bias", m.qkBias), k("vo_bias", m.voBias),
+            k("embedding_scale", m.embeddingScale), k("max_positions", m.maxPositions),
+            ("keep_rate", m.keepRate.map { "\($0)" } ?? "none", "keep_rate"), k("tie_word_embeddings", m.tieWordEmbeddings),
+            note("levels", m.isPlainLLaMA ? "one (plain LLaMA: every block sees every token)"
+                : "\(m.program.bracketCount) bracket(s), nested \(m.program.maxDepth) deep"),
+        ]
     }
+}
+
+/// SUBLLM/LLaMA: the keys and values a session reserves, and what one token adds at each
+/// level (a token dropped by a bracket adds nothing to the blocks inside it).
+func kvCacheLines(_ f: RillFile) -> [String] {
+    guard case let .subllm(c) = f.metadata.config else { return [] }
+    let quantised = f.spec("layers.0.attn.qkv.weight")?.type.isBlockQuantised ?? false
+    let elem = quantised ? 2 : 4
+    let perLayer = 2 * c.numKVHeads * c.headDim * elem
+    let program = c.program
+    var lines = ["key/value cache: \(quantised ? "f16" : "f32") (rill run --kv-cache), \(formatBytes(perLayer * c.numLayers * c.maxPositions)) reserved at the default --ctx \(c.maxPositions)"]
+    let top = program.blockBracket.filter { $0 == nil }.count
+    lines.append("  every token        \(top) block(s), \(formatBytes(perLayer * top)) per token")
+    for k in 0..<program.bracketCount {
+        let n = program.blockBracket.filter { $0 == k }.count
+        lines.append("  bracket \(k) (depth \(program.bracketDepth[k]))" + String(repeating: " ", count: max(0, 3 - String(k).count))
+            + "\(n) block(s), \(formatBytes(perLayer * n)) per token it keeps")
+    }
+    return lines
 }
 
 struct InspectReport: Encodable {

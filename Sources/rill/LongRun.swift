@@ -24,7 +24,9 @@ struct LongRun {
 
     func run() throws {
         let m = try Model(path: path)
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
+        let session = Session(
+            model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache,
+            context: execution.context ?? m.network.defaultContext.map { _ in tokens + 16 * 48 + 1 })
         var rng = SplitMix64(seed: 7)
         let chunk = 512
         var ids = [Int32](repeating: 0, count: chunk)

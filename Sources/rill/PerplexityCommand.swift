@@ -7,8 +7,8 @@ struct PerplexityCommand: ParsableCommand {
         commandName: "perplexity",
         abstract: "Perplexity over a text file, and KL divergence against a base model.",
         discussion: """
-            As llama.cpp's llama-perplexity: the text is cut into chunks of --ctx tokens, each \
-            starting from an empty state; the second half of each chunk is scored.
+            As llama.cpp's llama-perplexity: the text is cut into chunks of --ctx tokens (default \
+            512), each starting from an empty state; the second half of each chunk is scored.
               rill perplexity model-int4.rill --file held-out.txt
               rill perplexity model-int4.rill --file held-out.txt --kl-base model-f32.rill
             """)
@@ -18,9 +18,6 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: "UTF-8 text file to score.")
     var file: String
 
-    @Option(help: "Tokens per chunk.")
-    var ctx: Int = 512
-
     @Option(name: .customLong("kl-base"), help: "Base model (e.g. the f32 conversion) for KL divergence and arg-max agreement.")
     var klBase: String?
 
@@ -28,6 +25,9 @@ struct PerplexityCommand: ParsableCommand {
     var json = false
 
     @OptionGroup var execution: ExecutionOptions
+
+    /// Tokens per chunk: `--ctx`, 512 by default (llama-perplexity's default).
+    var ctx: Int { execution.context ?? 512 }
 
     func validate() throws {
         if ctx < 4 || ctx > 1 << 20 { throw ValidationError("--ctx must be in 4…1048576") }
@@ -42,7 +42,7 @@ struct PerplexityCommand: ParsableCommand {
         guard tokens.count >= ctx else {
             throw ValidationError("\(file): \(tokens.count) tokens, fewer than one chunk of --ctx \(ctx)")
         }
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache, context: ctx)
         var baseSession: Session?
         if let klBase {
             let b = try Model(path: klBase)
@@ -50,7 +50,7 @@ struct PerplexityCommand: ParsableCommand {
                 throw ValidationError("--kl-base \(klBase): vocabulary \(b.vocabSize) differs from the model's \(m.vocabSize)")
             }
             // The base is the reference: its own K/V default (f32 for an f32 file), not --kv-cache.
-            baseSession = Session(model: b, threads: execution.threads, chunk: execution.chunk)
+            baseSession = Session(model: b, threads: execution.threads, chunk: execution.chunk, context: ctx)
         }
         let r = try Perplexity.run(tokens: tokens, model: session, base: baseSession, context: ctx) { c, n, ppl in
             Terminal.status("[\(c)/\(n)] perplexity \(String(format: "%.4f", ppl))")

@@ -20,9 +20,16 @@ struct ExecutionOptions: ParsableArguments {
         valueName: "type"))
     var kvCache: KVCacheType?
 
+    @Option(name: .customLong("ctx"), help: ArgumentHelp(
+        "Context: positions the session reserves attention keys and values for (SUBLLM, LLaMA).",
+        discussion: "Default: the positions the model was trained for (its config's n_positions / max_position_embeddings); rill perplexity: tokens per chunk (512). The reservation is made at start and never grows; reaching it is an error. Mamba, TransNormerLLM and SAMBA keep a fixed state and need none.",
+        valueName: "N"))
+    var context: Int?
+
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1…256") }
         if chunk < 1 || chunk > 4096 { throw ValidationError("--chunk must be in 1…4096") }
+        if let context, context < 1 || context > 1 << 24 { throw ValidationError("--ctx must be in 1…16777216") }
     }
 }
 
@@ -103,7 +110,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let m = try Model(path: model.path)
         let tokens = try ids.map(parseIDs) ?? prompt.map { try m.encode($0, atStart: loadState == nil) } ?? []
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache, context: execution.context)
         var settings = SamplerSettings()
         settings.temperature = temperature
         settings.topK = topK
@@ -141,6 +148,11 @@ struct Run: ParsableCommand {
             }
             Terminal.flushOut()
             if next == eos { lastToken = nil; break }
+            if i + 1 < n, let cap = session.capacity, session.position >= cap {
+                Terminal.out("\n")
+                Terminal.errLine("stopped: the context of \(cap) positions is full (rerun with a larger --ctx)")
+                break
+            }
             if i + 1 < n {
                 try session.step(next)
                 lastToken = nil
@@ -204,7 +216,7 @@ struct Logits: ParsableCommand {
         let m = try Model(path: model.path)
         let tokens = try ids.map(parseIDs) ?? m.encode(text!)
         guard !tokens.isEmpty else { throw ValidationError("the input has no tokens") }
-        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache)
+        let session = Session(model: m, threads: execution.threads, chunk: execution.chunk, kvCache: execution.kvCache, context: execution.context)
         try session.validate(tokens)
         session.context.setPosition(startPosition)
         let writer = try NpyWriter(path: output, rows: tokens.count, cols: m.vocabSize)

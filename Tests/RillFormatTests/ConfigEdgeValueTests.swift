@@ -24,6 +24,9 @@ final class ConfigEdgeValueTests: XCTestCase {
     static let tnl = #""model_type": "transnormer", "decoder_embed_dim": 64, "hidden_dim": 64, "decoder_layers": 2, "decoder_attention_heads": 4, "linear_use_lrpe": 0"#
     static let samba = #""model_type": "samba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100"#
 
+    static let subllm = #""model_type": "subllm", "decoder_embed_dim": 64, "decoder_layers": 3, "decoder_attention_heads": 4, "num_embeddings": 100, "structure": "T(T)T""#
+    static let llama = #""model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100"#
+
     static let rows: [Row] = [
         // Flags are tested for truth.
         Row(why: "flag true", json: mamba + #", "use_bias": true"#, outcome: .value("use_bias", .bool(true))),
@@ -90,6 +93,40 @@ final class ConfigEdgeValueTests: XCTestCase {
         Row(why: "ε zero", json: mamba + #", "layer_norm_epsilon": 0"#, outcome: .error("layer_norm_epsilon")),
         Row(why: "ε NaN (Python's json writes NaN)", json: mamba + #", "layer_norm_epsilon": NaN"#, outcome: .error("layer_norm_epsilon")),
         Row(why: "NaN in a key nothing reads", json: mamba + #", "time_step_max": NaN"#, outcome: .value("hidden_size", .number(64))),
+        // SUBLLM: attribute_map aliases, the class's and the decoder's defaults.
+        Row(why: "SUBLLM alias hidden_size", json: #""model_type": "subllm", "hidden_size": 96, "n_layer": 2, "n_head": 3, "structure": "TT""#, outcome: .value("hidden_size", .number(96))),
+        Row(why: "SUBLLM alias n_layer", json: #""model_type": "subllm", "hidden_size": 96, "n_layer": 2, "n_head": 3, "structure": "TT""#, outcome: .value("num_layers", .number(2))),
+        Row(why: "SUBLLM alias vocab_size", json: subllm.replacingOccurrences(of: #""num_embeddings": 100"#, with: #""vocab_size": 70"#), outcome: .value("vocab_size", .number(70))),
+        Row(why: "SUBLLM both names agreeing", json: subllm + #", "hidden_size": 64"#, outcome: .value("hidden_size", .number(64))),
+        Row(why: "SUBLLM both names disagreeing", json: subllm + #", "hidden_size": 96"#, outcome: .error("hidden_size")),
+        Row(why: "SUBLLM qk_bias defaults true", json: subllm, outcome: .value("qk_bias", .bool(true))),
+        Row(why: "SUBLLM bias adds v and out", json: subllm + #", "bias": 1"#, outcome: .value("vo_bias", .bool(true))),
+        Row(why: "SUBLLM tie_weights defaults true", json: subllm, outcome: .value("tie_word_embeddings", .bool(true))),
+        Row(why: "SUBLLM scale_token_embedding is read by nothing", json: subllm + #", "scale_token_embedding": true"#, outcome: .value("embedding_scale", .number(1))),
+        Row(why: "SUBLLM no_scale_embedding false scales", json: subllm + #", "no_scale_embedding": 0"#, outcome: .value("embedding_scale", .number(8))),
+        Row(why: "SUBLLM keep rate string", json: subllm + #", "downsampling_factor_denominator": "0.64""#, outcome: .value("keep_rate", .number(0.64))),
+        Row(why: "SUBLLM saved downsampling_factor wins", json: subllm + #", "downsampling_factor_denominator": "0.64", "downsampling_factor": [4.0]"#, outcome: .value("keep_rate", .number(0.25))),
+        Row(why: "SUBLLM keep rate ≥ 1", json: subllm + #", "downsampling_factor_denominator": "1.5""#, outcome: .error("downsampling_factor_denominator")),
+        Row(why: "SUBLLM structure missing", json: #""model_type": "subllm", "decoder_layers": 2"#, outcome: .error("structure")),
+        Row(why: "SUBLLM structure with other blocks", json: subllm.replacingOccurrences(of: "T(T)T", with: "TT"), outcome: .error("structure")),
+        Row(why: "SUBLLM structure unbalanced", json: subllm.replacingOccurrences(of: "T(T)T", with: "T(TT"), outcome: .error("structure")),
+        Row(why: "SUBLLM structure character", json: subllm.replacingOccurrences(of: "T(T)T", with: "T[T]T"), outcome: .error("structure")),
+        Row(why: "SUBLLM layernorm blocks", json: subllm + #", "norm_name": "layernorm""#, outcome: .error("norm_name")),
+        Row(why: "SUBLLM unknown attention", json: subllm + #", "attn_type": "scaled""#, outcome: .error("attn_type")),
+        Row(why: "SUBLLM heads not dividing", json: subllm.replacingOccurrences(of: #""decoder_attention_heads": 4"#, with: #""decoder_attention_heads": 5"#), outcome: .error("decoder_attention_heads")),
+        // LLaMA.
+        Row(why: "LLaMA kv heads null", json: llama + #", "num_key_value_heads": null"#, outcome: .value("num_kv_heads", .number(4))),
+        Row(why: "LLaMA kv heads not dividing", json: llama + #", "num_key_value_heads": 3"#, outcome: .error("num_key_value_heads")),
+        Row(why: "LLaMA head_dim null", json: llama + #", "head_dim": null"#, outcome: .value("head_dim", .number(16))),
+        Row(why: "LLaMA explicit head_dim", json: llama + #", "head_dim": 24"#, outcome: .value("head_dim", .number(24))),
+        Row(why: "LLaMA legacy rope_theta", json: llama + #", "rope_theta": 500000"#, outcome: .value("rope_theta", .number(500000))),
+        Row(why: "LLaMA rope_parameters theta", json: llama + #", "rope_parameters": {"rope_type": "default", "rope_theta": 1e6}"#, outcome: .value("rope_theta", .number(1e6))),
+        Row(why: "LLaMA legacy linear scaling", json: llama + #", "rope_scaling": {"type": "linear", "factor": 2.0}"#, outcome: .value("rope_scaling", .string("linear 2.0"))),
+        Row(why: "LLaMA yarn", json: llama + #", "rope_scaling": {"rope_type": "yarn", "factor": 4.0}"#, outcome: .error("rope_scaling.rope_type")),
+        Row(why: "LLaMA llama3 without its factors", json: llama + #", "rope_parameters": {"rope_type": "llama3", "factor": 8.0}"#, outcome: .error("rope_parameters.low_freq_factor")),
+        Row(why: "LLaMA MLP biases", json: llama + #", "mlp_bias": true"#, outcome: .error("mlp_bias")),
+        Row(why: "LLaMA attention biases", json: llama + #", "attention_bias": 1"#, outcome: .value("vo_bias", .bool(true))),
+        Row(why: "LLaMA gelu", json: llama + #", "hidden_act": "gelu""#, outcome: .error("hidden_act")),
         // Which model, and the keys around it.
         Row(why: "no architectures, known model_type", json: mamba + #", "architectures": null"#, outcome: .value("hidden_size", .number(64))),
         Row(why: "architectures only", json: #""architectures": ["MambaForCausalLM"], "hidden_size": 32"#, outcome: .value("hidden_size", .number(32))),

@@ -13,6 +13,8 @@ final class ConfigOracleTests: XCTestCase {
     func testMambaConfigsReadAsTransformersReadsThem() throws { try checkCases("mamba", count: 6) }
     func testTransNormerConfigsReadAsTheRemoteCodeReadsThem() throws { try checkCases("transnormer", count: 5) }
     func testSambaConfigsReadAsFlaReadsThem() throws { try checkCases("samba", count: 6) }
+    func testSubllmConfigsReadAsXiaoMisModuleReadsThem() throws { try checkCases("subllm", count: 5) }
+    func testLlamaConfigsReadAsTransformersReadsThem() throws { try checkCases("llama", count: 5) }
 
     private func checkCases(_ arch: String, count: Int) throws {
         let dir = Fixtures.root.appendingPathComponent("configs/\(arch)")
@@ -28,9 +30,11 @@ final class ConfigOracleTests: XCTestCase {
             }
             var got = try hyperParameters(decoded.config)
             got["tie_word_embeddings"] = nil  // decided with the tensors: compared as the rule
+            got["rope_scaling"] = nil  // Rill's description; the frequencies are tested apart
             switch decoded.tie {
             case let .flag(b): got["tie"] = .bool(b)
             case .unsetTiedWhenHeadAbsent: got["tie"] = .string("unset")
+            case let .shared(b): got["tie"] = .bool(b)
             }
             // A model without attention layers reads no head settings: compare those only
             // where the reference has them.
@@ -57,6 +61,7 @@ func hyperParameters(_ c: ModelConfig) throws -> [String: ConfigValue] {
     case let .mamba(m): data = try JSONEncoder().encode(m)
     case let .transnormer(t): data = try JSONEncoder().encode(t)
     case let .samba(s): data = try JSONEncoder().encode(s)
+    case let .subllm(s): data = try JSONEncoder().encode(s)
     }
     return try JSONDecoder().decode([String: ConfigValue].self, from: data)
 }

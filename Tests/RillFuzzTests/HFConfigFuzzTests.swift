@@ -7,7 +7,7 @@ import XCTest
 /// `RillFileError`, for numbers out of range, wrong types, missing fields and broken JSON.
 final class HFConfigFuzzTests: XCTestCase {
     static func seeds() throws -> [[UInt8]] {
-        try ["mamba-tiny", "transnormer-tiny", "samba-tiny", "holdout/mamba", "holdout/transnormer", "holdout/samba"]
+        try ["mamba-tiny", "transnormer-tiny", "samba-tiny", "holdout/mamba", "holdout/transnormer", "holdout/samba", "subllm-tiny", "llama-tiny"]
             .map { try fixtureBytes("\($0)/config.json") }
     }
 

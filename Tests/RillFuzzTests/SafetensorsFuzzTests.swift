@@ -21,7 +21,7 @@ final class SafetensorsFuzzTests: XCTestCase {
             for _ in 0..<(1 + rng.below(3)) { Mutator.jsonMutation(&json, rng: &rng) }
             var head: [UInt8] = []
             head.appendLE(UInt64(json.count))
-            b = head + json + b[(8 + n)...]
+            b = head + json + Array(b[(8 + n)...])
         } else {
             Mutator.byteMutation(&b, corpus: corpus, rng: &rng)
         }

@@ -71,7 +71,7 @@ final class TokenizerFuzzTests: XCTestCase {
             (0..<64).flatMap { i in withUnsafeBytes(of: Int32(i * 31).littleEndian) { Array($0) } },
         ]
         _ = runFuzz("decode", seeds: seeds, iterations: 200_000, seed: 0x4445, maxLength: 4096) { bytes in
-            let ids = stride(from: 0, to: bytes.count - 3, by: 4).map { i in
+            let ids = stride(from: 0, to: bytes.count - 3, by: 4).map { (i: Int) -> Int32 in
                 Int32(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
             }
             Self.exercise(t, text: "", ids: ids)

@@ -11,6 +11,10 @@ Runs on the CPU without torch: only the configuration classes are imported.
 - SAMBA: fla 0.6.0's SambaConfig, from the wheel in .whl/ (prepare_vendor.sh, step 1); only
   fla/models/configuration_utils.py and fla/models/samba/configuration_samba.py are loaded,
   because fla's package __init__ imports torch and triton.
+- SUBLLM: XiaoMi's SubllmConfig, from .vendor/subllm_ref/modeling_subllm_inference.py
+  (prepare_vendor.sh, step 5); the module imports torch, so only the class's source is taken
+  out with `ast` and run (it needs `ast` and PretrainedConfig, nothing else).
+- LLaMA: transformers' LlamaConfig.
 
 For each case it writes <arch>/<case>.json (the config as the class saved it, or that text with
 its booleans rewritten as 0/1 where noted) and adds to <arch>/expected.json what the reference
@@ -59,6 +63,33 @@ def tnl_config():
     if not os.path.exists(path):
         sys.exit("no .vendor/tnl_ref: run Tools/oracles/prepare_vendor.sh (step 4)")
     return load_module("tnl_configuration", path).TransnormerConfig
+
+
+def subllm_config():
+    import ast as _ast
+    from transformers.configuration_utils import PretrainedConfig
+    path = os.path.join(ROOT, ".vendor/subllm_ref/modeling_subllm_inference.py")
+    if not os.path.exists(path):
+        sys.exit("no .vendor/subllm_ref: run Tools/oracles/prepare_vendor.sh (step 5)")
+    tree = _ast.parse(open(path).read().replace("== ==", "=="))
+    node = next(n for n in tree.body if isinstance(n, _ast.ClassDef) and n.name == "SubllmConfig")
+    ns = {"ast": _ast, "PretrainedConfig": PretrainedConfig}
+    exec(compile(_ast.Module(body=[node], type_ignores=[]), path, "exec"), ns)
+    return ns["SubllmConfig"]
+
+
+SUBLLM_ALIASES = {"decoder_embed_dim": "hidden_size", "num_embeddings": "vocab_size", "decoder_layers": "n_layer",
+                  "decoder_attention_heads": "n_head"}
+
+
+def as_aliases(text):
+    """The same config with SubllmConfig's fields under the names its attribute_map maps onto
+    them (`hidden_size` for `decoder_embed_dim`, …), as a hand-written config may have them."""
+    d = json.loads(text)
+    for k, a in SUBLLM_ALIASES.items():
+        if k in d:
+            d[a] = d.pop(k)
+    return json.dumps(d, indent=2)
 
 
 def bools_as_ints(text):
@@ -121,15 +152,43 @@ def samba_reads(c):
     return out
 
 
+def subllm_reads(c):
+    # DownsampledDecoder(**c.to_dict()): its own defaults for the keys the class does not set.
+    d = c.to_dict()
+    return {
+        "hidden_size": c.decoder_embed_dim, "num_layers": c.decoder_layers, "num_heads": c.decoder_attention_heads,
+        "num_kv_heads": c.decoder_attention_heads, "head_dim": c.decoder_embed_dim // c.decoder_attention_heads,
+        "intermediate_size": c.decoder_ffn_embed_dim, "vocab_size": c.num_embeddings, "structure": c.structure,
+        "norm_epsilon": 1e-5, "rope_theta": 10000.0,
+        "qk_bias": bool(c.qk_bias or d.get("bias", False)), "vo_bias": bool(d.get("bias", False)),
+        "embedding_scale": 1.0 if d.get("no_scale_embedding", True) else math.sqrt(c.decoder_embed_dim),
+        "max_positions": c.n_positions, "keep_rate": 1.0 / c.downsampling_factor[0],
+        "tie": bool(c.tie_weights),
+    }
+
+
+def llama_reads(c):
+    rp = c.rope_parameters or {}
+    return {
+        "hidden_size": c.hidden_size, "num_layers": c.num_hidden_layers, "num_heads": c.num_attention_heads,
+        "num_kv_heads": c.num_key_value_heads, "head_dim": c.head_dim, "intermediate_size": c.intermediate_size,
+        "vocab_size": c.vocab_size, "structure": "T" * c.num_hidden_layers, "norm_epsilon": c.rms_norm_eps,
+        "rope_theta": rp.get("rope_theta", 10000.0), "qk_bias": bool(c.attention_bias),
+        "vo_bias": bool(c.attention_bias), "embedding_scale": 1.0, "max_positions": c.max_position_embeddings,
+        "tie": bool(c.tie_word_embeddings),
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "Tests/Fixtures/configs"))
     args = ap.parse_args()
     import transformers
-    from transformers import MambaConfig
+    from transformers import LlamaConfig, MambaConfig
 
     TnlConfig = tnl_config()
     SambaConfig = fla_samba_config()
+    SubllmConfig = subllm_config()
     cases = {
         "mamba": (MambaConfig, mamba_reads, [
             ("defaults-diff", {}, "diff"),
@@ -176,6 +235,35 @@ def main():
                                      {"layers": [4, 3], "num_heads": 4, "num_kv_heads": 2, "window_size": 64}]), "diff"),
             ("no-attention", dict(hidden_size=64, num_hidden_layers=2, vocab_size=256, attn=None), "full"),
         ]),
+        "subllm": (SubllmConfig, subllm_reads, [
+            ("defaults-needs-structure", dict(structure="TTTTT(TTTTT(TTTT)TTTTT)TTTTT"), "diff"),
+            ("xiaomi-1.3b", dict(num_embeddings=32000, decoder_embed_dim=2048, decoder_ffn_embed_dim=5504,
+                                 decoder_layers=24, decoder_attention_heads=16, qk_bias=False, tokens_per_sample=4096,
+                                 n_positions=4096, downsampling_factor_denominator="0.64", tie_weights=False,
+                                 structure="TTTTT(TTTTT(TTTT)TTTTT)TTTTT"), "full"),
+            ("tiny-ints", dict(num_embeddings=2048, decoder_embed_dim=128, decoder_ffn_embed_dim=320, decoder_layers=10,
+                               decoder_attention_heads=4, qk_bias=1, tie_weights=0, n_positions=512,
+                               structure="TT(TT(TT)TT)TT", no_scale_embedding=False, bias=1), "full"),
+            # attribute_map: hidden_size, vocab_size, n_layer and n_head name the same fields.
+            ("aliases", dict(hidden_size=96, vocab_size=500, n_layer=4, n_head=3, decoder_ffn_embed_dim=200,
+                             structure="T(TT)T"), "full-aliases"),
+            ("plain", dict(decoder_embed_dim=64, decoder_layers=2, decoder_attention_heads=2, num_embeddings=100,
+                           structure="TT", tie_weights=True), "diff"),
+        ]),
+        "llama": (LlamaConfig, llama_reads, [
+            ("defaults-diff", {}, "diff"),
+            ("defaults-full", {}, "full"),
+            ("gqa-head-dim", dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                                  head_dim=48, intermediate_size=256, vocab_size=2048, rms_norm_eps=1e-5,
+                                  attention_bias=True, tie_word_embeddings=True, max_position_embeddings=512,
+                                  rope_parameters={"rope_type": "default", "rope_theta": 500000.0}), "full"),
+            ("bools-as-ints", dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, vocab_size=100,
+                                   attention_bias=True, tie_word_embeddings=True), "full-ints"),
+            ("llama3-rope", dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, vocab_size=100,
+                                 rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                                                  "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                                  "original_max_position_embeddings": 8192}), "diff"),
+        ]),
     }
     for arch, (cls, reads, arch_cases) in cases.items():
         d = os.path.join(args.out, arch)
@@ -186,6 +274,8 @@ def main():
             text = cfg.to_json_string(use_diff=(mode == "diff"))
             if mode == "full-ints":
                 text = bools_as_ints(text)
+            if mode == "full-aliases":
+                text = as_aliases(text)
             with open(os.path.join(d, f"{name}.json"), "w") as f:
                 f.write(text)
             # What the model reads: from the class's own object (built from the kwargs; for the

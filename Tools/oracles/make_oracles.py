@@ -96,6 +96,17 @@ PRESETS = {
         )),
 }
 
+# transformers LlamaForCausalLM: the paper's baseline (SUBLLM with no brackets); GQA 4 query / 2 K/V
+# heads.  Its prompts are subllm-tiny's (a golden.json path given to `golden --prompts`).
+PRESETS["llama-tiny"] = dict(
+    arch="llama", tokenizer=SHARED_TOKENIZER, prompts="shared",
+    config=dict(
+        vocab_size=2048, hidden_size=128, intermediate_size=256, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, hidden_act="silu", max_position_embeddings=512,
+        rms_norm_eps=1e-6, rope_theta=10000.0, attention_bias=False, mlp_bias=False,
+        tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, initializer_range=0.02,
+    ))
+
 HOLDOUT_P0 = "The quick brown fox jumps over the lazy dog, and the old man walked slowly to the market."
 HOLDOUT_P1 = dict(start_frac=0.3, tokens=300)
 
@@ -122,6 +133,11 @@ def build_config(arch: str, cfg: dict):
         c = SambaConfig(**cfg)
         c.architectures = ["SambaForCausalLM"]
         return c
+    if arch == "llama":
+        from transformers import LlamaConfig
+        c = LlamaConfig(**cfg)
+        c.architectures = ["LlamaForCausalLM"]
+        return c
     raise ValueError(arch)
 
 
@@ -135,18 +151,23 @@ def build_model(arch: str, config):
     if arch == "samba":
         from fla.models.samba.modeling_samba import SambaForCausalLM
         return SambaForCausalLM(config)
+    if arch == "llama":
+        from transformers import LlamaForCausalLM
+        config._attn_implementation = "eager"  # the plain softmax(QK^T/sqrt(d)+mask)V maths, no SDPA kernel
+        return LlamaForCausalLM(config)
     raise ValueError(arch)
 
 
 def implementation_name(arch: str) -> str:
     return {"mamba": "transformers.models.mamba.modeling_mamba.MambaForCausalLM",
             "transnormer": "tnl_ref.modeling_transnormer.TransnormerForCausalLM",
-            "samba": "fla.models.samba.modeling_samba.SambaForCausalLM"}[arch]
+            "samba": "fla.models.samba.modeling_samba.SambaForCausalLM",
+            "llama": "transformers.models.llama.modeling_llama.LlamaForCausalLM"}[arch]
 
 
 def arch_of_config(cfg: dict) -> str:
     mt = cfg.get("model_type")
-    if mt in ("mamba", "transnormer", "samba"):
+    if mt in ("mamba", "transnormer", "samba", "llama"):
         return mt
     raise ValueError(f"unknown model_type {mt!r}")
 
@@ -164,6 +185,9 @@ def load_checkpoint(ckpt: str, device):
     elif arch == "transnormer":
         from tnl_ref.configuration_transnormer import TransnormerConfig
         config = TransnormerConfig.from_dict(raw)
+    elif arch == "llama":
+        from transformers import LlamaConfig
+        config = LlamaConfig.from_dict(raw)
     else:
         from fla.models.samba.configuration_samba import SambaConfig
         config = SambaConfig.from_dict(raw)
@@ -311,6 +335,11 @@ def write_golden(out_dir, arch, model, tok, prompts, device, info: dict):
         g["golden_path"] = ("eval mode; full = one call with use_cache=False (fla Mamba slow_forward: sequential "
                             "scan; attention through flash_attn_func stand-in, window (W-1, 0)); step = prefill "
                             "n-16 tokens with use_cache=True, then one token per call with past_key_values")
+    if arch == "llama":
+        g["attn_implementation"] = model.config._attn_implementation
+        g["golden_path"] = ("eval mode; full = one call with use_cache=False; step = prefill n-16 tokens with "
+                            "use_cache=True, then one token per call with past_key_values (DynamicCache); "
+                            "greedy through the cache of the whole prompt")
     with open(os.path.join(out_dir, "golden.json"), "w") as f:
         json.dump(g, f, indent=2)
     return tensors, g
@@ -498,7 +527,7 @@ def cmd_train(a):
     log(f"params {nparams:,}  config: {json.dumps(cfg)}")
     t0 = time.time()
     tr = train(arch, model, config, ids, a.seconds, device, a.seed + (1 if a.init_from else 0),
-               lr=a.lr, fast_scan=not a.no_fast_scan)
+               lr=a.lr, fast_scan=not a.no_fast_scan and arch != "llama")
     last20 = tr["losses"][-20:]
     log(f"trained {tr['steps']} steps; loss mean last 20 = {sum(last20) / len(last20):.3f}")
     # save: f32, save_pretrained (tied lm_head is not written)
@@ -525,7 +554,7 @@ def cmd_train(a):
         "schedule": "5% warm-up then cosine to 10%, on the wall-clock fraction of the budget",
         "train_segments": prior.get("train_segments", []) + [
             {"steps": tr["steps"], "seconds": a.seconds, "first_step_seconds": tr["first_step_seconds"],
-             "fast_scan": not a.no_fast_scan}],
+             "fast_scan": not a.no_fast_scan and arch != "llama"}],
         "tokenizer": f"tokenizer.json of this folder (copied from {os.path.relpath(tok_dir, REPO)})",
         "train_loss_curve_every50": tr["losses"][::50],
         "preset": a.preset,
@@ -576,7 +605,9 @@ def cmd_golden(a):
                 shutil.copyfile(os.path.join(a.ckpt, name), os.path.join(out, name))
     keep = {k: prior[k] for k in ("train_loss_mean_last20", "train_loss_last_step", "params", "steps", "batch",
                                   "lr", "seed", "optimizer", "schedule", "train_segments", "tokenizer",
-                                  "train_loss_curve_every50", "preset") if k in prior}
+                                  "train_loss_curve_every50", "preset", "prompts_from") if k in prior}
+    if a.prompts and os.path.exists(a.prompts):
+        keep["prompts_from"] = f"the prompts of {a.prompts}"
     if "train_info.json" not in os.listdir(a.ckpt):
         keep["recomputed_from"] = os.path.relpath(os.path.abspath(a.ckpt), REPO)
     tensors, g = write_golden(out, arch, model, tok, prompts, device, keep)

@@ -2,7 +2,8 @@
 # Fill the git-IGNORED folders that the oracle runs carry to the GPU machine:
 #   .whl/     fla-core 0.6.0 + flash-linear-attention 0.6.0 (pure-Python wheels)
 #   .vendor/  kjv/ + kjvprog/ (Debian bible-kjv-text + bible-kjv, unpacked), kjv_dump.txt (the
-#             text dumped by `bible`), tok1536/ (hold-out tokenizer), tnl_ref/ (TransNormerLLM code)
+#             text dumped by `bible`), tok1536/ (hold-out tokenizer), tnl_ref/ (TransNormerLLM code),
+#             subllm_ref/ (XiaoMi's SUBLLM module)
 # Run from anywhere on the developer machine (Debian, PyPI reachable).  Nothing here is committed.
 set -euo pipefail
 cd "$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
@@ -34,4 +35,10 @@ wc -lc .vendor/kjv_dump.txt   # expect 31102 lines, 4404412 bytes
 #             srmsnorm_triton.py lightning_attention2.py lightning_attention.py; do
 #      git --git-dir=/work/.mirror/weigao266+TNL-MoE/repo show HEAD:smoe/models/tnl/$f > .vendor/tnl_ref/$f; done
 [ -s .vendor/tnl_ref/modeling_transnormer.py ] || echo "WARNING: .vendor/tnl_ref missing (see step 4)"
+
+# 5. SUBLLM reference module (github XiaoMi/subllm, commit ce6e335): copy it into .vendor/subllm_ref/,
+#    e.g. from a mirror made with the search tool's `fetch`:
+#    mkdir -p .vendor/subllm_ref && git --git-dir=/work/.mirror/XiaoMi+subllm/repo show \
+#      HEAD:modeling/modeling_subllm_inference.py > .vendor/subllm_ref/modeling_subllm_inference.py
+[ -s .vendor/subllm_ref/modeling_subllm_inference.py ] || echo "WARNING: .vendor/subllm_ref missing (see step 5)"
 du -sh .whl .vendor

@@ -12,13 +12,23 @@
 #   bash Tools/oracles/run_on_device.sh repro
 #        recompute every fixture's golden from its committed folder ("golden only") and diff it
 #        against the committed golden.safetensors -> $OUT/repro_*.log
+#   bash Tools/oracles/run_on_device.sh subllm SEC_SUBLLM SEC_LLAMA      (carry [".vendor"] suffices)
+#        in parallel: subllm-tiny (XiaoMi's reference, .vendor/subllm_ref) trained SEC_SUBLLM s with
+#        its golden, and llama-tiny (transformers LlamaForCausalLM) trained SEC_LLAMA s; then the
+#        llama golden on subllm-tiny's prompts -> $OUT/subllm-tiny.tar, $OUT/llama-tiny.tar + logs
+#   bash Tools/oracles/run_on_device.sh subllm-repro
+#        recompute both goldens from the committed folders and diff them -> $OUT/repro_*.log
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  && export PYTHONPATH=/tmp/site || exit 1
-M="python3 Tools/oracles/make_oracles.py"
 stage=${1:?stage}
+case "$stage" in
+  subllm|subllm-repro) ;;  # transformers + torch only, no fla wheels needed
+  *) python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+       && export PYTHONPATH=/tmp/site || exit 1 ;;
+esac
+M="python3 Tools/oracles/make_oracles.py"
+S="python3 Tools/oracles/make_subllm.py"
 fixture_files="config.json model.safetensors tokenizer.json tokenizer_config.json golden.safetensors golden.json"
 pack() { # pack DIR NAME: the fixture file set of DIR into $OUT/NAME.tar (one file back per model)
   (cd "$1" && tar cf "$OUT/$2.tar" $fixture_files $( [ -f generation_config.json ] && echo generation_config.json ))
@@ -57,6 +67,25 @@ case "$stage" in
     done
     wait
     grep -h "compare with" "$OUT"/repro_*.log
+    ;;
+  subllm)
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+    ( $S train --seconds "${2:?seconds}" --out /tmp/subllm-tiny > "$OUT/subllm_train.log" 2>&1
+      cp /tmp/subllm-tiny/train_info.json "$OUT/subllm_train_info.json"
+      (cd /tmp/subllm-tiny && tar cf "$OUT/subllm-ckpt.tar" config.json model.safetensors tokenizer.json \
+         tokenizer_config.json train_info.json)
+      pack /tmp/subllm-tiny subllm-tiny ) &
+    $M train --preset llama-tiny --seconds "${3:?seconds}" --out /tmp/llama --no-golden > "$OUT/llama_train.log" 2>&1
+    wait
+    $M golden --ckpt /tmp/llama --out /tmp/llama-tiny --prompts /tmp/subllm-tiny/golden.json > "$OUT/llama_golden.log" 2>&1 \
+      && pack /tmp/llama-tiny llama-tiny
+    grep -h "golden p\|done\|trained\|held-out\|Error\|error" "$OUT"/*.log
+    ;;
+  subllm-repro)
+    $S golden --ckpt Tests/Fixtures/subllm-tiny --out /tmp/repro/subllm --compare Tests/Fixtures/subllm-tiny > "$OUT/repro_subllm.log" 2>&1 &
+    $M golden --ckpt Tests/Fixtures/llama-tiny --out /tmp/repro/llama --compare Tests/Fixtures/llama-tiny > "$OUT/repro_llama.log" 2>&1 &
+    wait
+    grep -h "compare with\|golden p" "$OUT"/repro_*.log
     ;;
 esac
 ls -la "$OUT"

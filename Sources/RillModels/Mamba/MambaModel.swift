@@ -45,7 +45,7 @@ public final class MambaModel: RecurrentModel, @unchecked Sendable {
         weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "backbone.embeddings.weight")
     }
 
-    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext {
+    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType, context: Int?) -> ModelContext {
         MambaContext(model: self, chunk: chunk, threads: threads)
     }
 

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RillKernels
 
 /// How a context stores attention keys and values (SAMBA's K/V rings).
@@ -17,6 +24,11 @@ public enum KVCacheType: String, Sendable, CaseIterable {
 /// The K/V ring buffer of one sliding-window attention layer: the last W positions' keys and
 /// values, slot `p mod W` for position p, stored as ``KVCacheType``. Its size is fixed
 /// whatever the sequence length.
+///
+/// SUBLLM's full-attention layers use it with W = the session's context, so that no slot is
+/// ever overwritten: a cache reserved at creation. The storage comes from `calloc`, so the
+/// pages of positions not yet reached cost address space, not memory, and ``reset()`` zeroes
+/// only the slots written since.
 public final class KVRing {
     public let window: Int
     public let kvDim: Int
@@ -26,6 +38,8 @@ public final class KVRing {
         case f16(keys: UnsafeMutablePointer<Float16>, values: UnsafeMutablePointer<Float16>)
     }
     public let storage: Storage
+    /// One past the highest slot written since the last reset (or restored into).
+    private var used = 0
 
     public var type: KVCacheType {
         switch storage {
@@ -37,33 +51,38 @@ public final class KVRing {
     public init(window: Int, kvDim: Int, type: KVCacheType = .f32) {
         self.window = window
         self.kvDim = kvDim
-        let n = window * kvDim
-        switch type {
-        case .f32: storage = .f32(keys: .allocate(capacity: n), values: .allocate(capacity: n))
-        case .f16: storage = .f16(keys: .allocate(capacity: n), values: .allocate(capacity: n))
+        let n = max(1, window * kvDim)
+        func zeroed<T>(_: T.Type) -> UnsafeMutablePointer<T> {
+            guard let p = calloc(n, MemoryLayout<T>.stride) else { fatalError("out of memory allocating a \(n)-element K/V cache") }
+            return p.bindMemory(to: T.self, capacity: n)
         }
-        reset()
+        switch type {
+        case .f32: storage = .f32(keys: zeroed(Float.self), values: zeroed(Float.self))
+        case .f16: storage = .f16(keys: zeroed(Float16.self), values: zeroed(Float16.self))
+        }
     }
 
     deinit {
         switch storage {
-        case let .f32(k, v): k.deallocate(); v.deallocate()
-        case let .f16(k, v): k.deallocate(); v.deallocate()
+        case let .f32(k, v): free(k); free(v)
+        case let .f16(k, v): free(k); free(v)
         }
     }
 
     public func reset() {
-        let n = window * kvDim
+        let n = used * kvDim
         switch storage {
-        case let .f32(k, v): k.initialize(repeating: 0, count: n); v.initialize(repeating: 0, count: n)
-        case let .f16(k, v): k.initialize(repeating: 0, count: n); v.initialize(repeating: 0, count: n)
+        case let .f32(k, v): k.update(repeating: 0, count: n); v.update(repeating: 0, count: n)
+        case let .f16(k, v): k.update(repeating: 0, count: n); v.update(repeating: 0, count: n)
         }
+        used = 0
     }
 
     /// Stores one position's key and value rows (`kvDim` floats each) in `slot`, rounded to
     /// f16 in an f16 ring.
     public func write(slot: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
         precondition(slot >= 0 && slot < window)
+        used = max(used, slot + 1)
         let off = slot * kvDim
         switch storage {
         case let .f32(k, v):
@@ -75,8 +94,9 @@ public final class KVRing {
         }
     }
 
-    /// The keys and the values, for state files.
+    /// The keys and the values, for state files (which may write any slot).
     var stateBuffers: [StateBuffer] {
+        used = window
         let n = window * kvDim
         switch storage {
         case let .f32(k, v): return [.f32(UnsafeMutableBufferPointer(start: k, count: n)), .f32(UnsafeMutableBufferPointer(start: v, count: n))]

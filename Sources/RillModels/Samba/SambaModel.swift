@@ -77,7 +77,7 @@ public final class SambaModel: RecurrentModel, @unchecked Sendable {
         weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "backbone.embeddings.weight")
     }
 
-    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext {
+    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType, context: Int?) -> ModelContext {
         SambaContext(model: self, chunk: chunk, threads: threads, kvCache: kvCache)
     }
 

@@ -61,7 +61,7 @@ public final class TransNormerModel: RecurrentModel, @unchecked Sendable {
         weightBytesReadPerToken(file, untiedEmbedding: c.tieWordEmbeddings ? nil : "model.embed_tokens.weight")
     }
 
-    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType) -> ModelContext {
+    public func makeContext(chunk: Int, threads: Int, kvCache: KVCacheType, context: Int?) -> ModelContext {
         TransNormerContext(model: self, chunk: chunk, threads: threads)
     }
 
