@@ -5,6 +5,7 @@ import PackageDescription
 //   RillFormat → RillKernels → RillModels → RillRuntime → rill
 //   RillFormat → RillTokenizer → RillRuntime
 //   RillFormat (+ RillTokenizer) → RillConvert → rill
+//   RillRuntime (+ RillTokenizer) → RillServer (HTTP) → rill
 // Kernels index raw buffers whose bounds are checked once before each loop. They are compiled
 // for the building machine's CPU (AVX2/FMA on x86-64, NEON dot products on arm64): the default
 // x86-64 target is SSE2 only and runs the mat-vec kernels 1.5–2× slower. Set
@@ -35,6 +36,14 @@ let package = Package(
         // Microbenchmarks (Tests/Benchmarks). Only the malloc interposer trait: the runtime
         // interposer it enables by default on Swift 6.3 is not needed to count allocations.
         .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        // rill serve: HTTP on Hummingbird 2 (SwiftNIO), graceful shutdown, Prometheus metrics;
+        // AsyncHTTPClient drives it in the tests.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.20.0"),
     ],
     targets: [
         .systemLibrary(
@@ -60,10 +69,22 @@ let package = Package(
         .target(
             name: "RillRuntime",
             dependencies: ["RillFormat", "RillKernels", "RillModels", "RillTokenizer", "CLZ4"]),
+        .target(
+            name: "RillServer",
+            dependencies: [
+                "RillRuntime", "RillTokenizer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "rill",
             dependencies: [
-                "RillRuntime", "RillConvert", "RillModels", "RillKernels",
+                "RillRuntime", "RillConvert", "RillModels", "RillKernels", "RillServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -76,6 +97,14 @@ let package = Package(
             dependencies: ["RillKernels", "RillModels", "RillFormat", .product(name: "Benchmark", package: "package-benchmark")],
             path: "Tests/Benchmarks/RillKernelBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]),
+        .testTarget(
+            name: "RillServerTests",
+            dependencies: [
+                "RillServer", "RillRuntime", "RillConvert", "RillFormat",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(name: "RillFuzzTests", dependencies: ["RillRuntime", "RillConvert", "RillFormat", "RillTokenizer", "RillModels"]),
     ],
     swiftLanguageModes: [.v5]

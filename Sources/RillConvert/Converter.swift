@@ -116,6 +116,14 @@ public enum Converter {
             // tokenizers, false for byte-level BPE).
             let flag = addBOSToken(directory + "/tokenizer_config.json") ?? addBOSToken(configPath)
             tokInfo!.addBOS = flag ?? (tokInfo!.format == "sentencepiece-model")
+            tokInfo!.chatTemplate = try chatTemplate(in: directory)
+            if let source = tokInfo!.chatTemplate {
+                do {
+                    _ = try ChatTemplate(source: source)
+                } catch {
+                    warn("\(directory): the chat template is outside Rill's Jinja subset (\(error)); it is stored, and rill serve/chat will need --chat-template")
+                }
+            }
             if tokInfo!.addBOS && cc.bosTokenID == nil {
                 warn("\(directory): add_bos_token is set but no bos_token_id is known: texts are encoded without BOS")
                 tokInfo!.addBOS = false
@@ -214,6 +222,35 @@ func relativeRMSE(_ x: [Float], _ stored: TensorView) -> Double {
         }
     }
     return ref == 0 ? (err == 0 ? 0 : .infinity) : (err / ref).squareRoot()
+}
+
+/// The checkpoint's chat template, found where transformers looks: `chat_template.jinja` (what
+/// `save_pretrained` writes since transformers 4.47, and what wins when both are present), else
+/// `tokenizer_config.json`'s `chat_template`, a string or a list of `{name, template}` of which
+/// the one named `default` is used. Nil when there is none; a field of another shape is an
+/// error naming it.
+func chatTemplate(in directory: String) throws -> String? {
+    let jinjaPath = directory + "/chat_template.jinja"
+    if let data = FileManager.default.contents(atPath: jinjaPath) {
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RillFileError.invalidField(path: jinjaPath, field: "(file)", expected: "UTF-8 text", found: "invalid UTF-8")
+        }
+        return text
+    }
+    let path = directory + "/tokenizer_config.json"
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    guard let object = try? JSONValue.object(from: data, path: path), let value = object["chat_template"] else { return nil }
+    switch value {
+    case .null: return nil
+    case let .string(s): return s
+    case let .array(items):
+        for item in items {
+            if case let .object(o) = item, o["name"] == .string("default"), case let .string(t)? = o["template"] { return t }
+        }
+        throw RillFileError.invalidField(path: path, field: "chat_template", expected: "a template string, or a list with one named \"default\"", found: "a list without it")
+    default:
+        throw RillFileError.invalidField(path: path, field: "chat_template", expected: "a template string", found: value.shown)
+    }
 }
 
 /// The `add_bos_token` field of a JSON file, or nil when the file or the field is absent or not

@@ -7,9 +7,10 @@ public struct RillHeader: Sendable, Equatable {
     public static let size = 128
     public static let currentMajor: UInt16 = 2
     /// The newest minor version this code writes (§11): 2.1 adds `config_sources` and
-    /// `provenance.source_dtype`, 2.2 the architecture `subllm`. A writer stamps the lowest
-    /// minor whose features the file uses (`RillMetadata.minimumMinorVersion`).
-    public static let currentMinor: UInt16 = 2
+    /// `provenance.source_dtype`, 2.2 the architecture `subllm`, 2.3 `tokenizer.chat_template`.
+    /// A writer stamps the lowest minor whose features the file uses
+    /// (`RillMetadata.minimumMinorVersion`).
+    public static let currentMinor: UInt16 = 3
     /// Tensor data offsets are multiples of this.
     public static let alignment = 64
 

@@ -29,6 +29,7 @@ public struct RillMetadata: Sendable, Equatable {
 extension RillMetadata {
     /// The lowest minor version of format 2 that holds everything in this metadata (§11).
     public var minimumMinorVersion: UInt16 {
+        if tokenizer?.chatTemplate != nil { return 3 }
         if case .subllm = config { return 2 }
         return configSources != nil || provenance.sourceDType != nil ? 1 : 0
     }
@@ -45,15 +46,21 @@ public struct TokenizerInfo: Codable, Sendable, Equatable {
     /// Whether encoding a text starts it with the BOS token (the checkpoint's
     /// `add_bos_token`). Absent in files of earlier converters: false.
     public var addBOS: Bool
+    /// The checkpoint's chat template (Jinja, `tokenizer_config.json`'s `chat_template`), for
+    /// `rill serve` and `rill chat` (format 2.3); nil when it has none.
+    public var chatTemplate: String?
 
-    public init(format: String, model: String, vocabSize: Int, addBOS: Bool = false) {
+    public init(format: String, model: String, vocabSize: Int, addBOS: Bool = false, chatTemplate: String? = nil) {
         self.format = format
         self.model = model
         self.vocabSize = vocabSize
         self.addBOS = addBOS
+        self.chatTemplate = chatTemplate
     }
 
-    enum CodingKeys: String, CodingKey { case format, model, vocabSize = "vocab_size", addBOS = "add_bos" }
+    enum CodingKeys: String, CodingKey {
+        case format, model, vocabSize = "vocab_size", addBOS = "add_bos", chatTemplate = "chat_template"
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -61,6 +68,7 @@ public struct TokenizerInfo: Codable, Sendable, Equatable {
         model = try c.decode(String.self, forKey: .model)
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         addBOS = try c.decodeIfPresent(Bool.self, forKey: .addBOS) ?? false
+        chatTemplate = try c.decodeIfPresent(String.self, forKey: .chatTemplate)
     }
 }
 

@@ -51,7 +51,9 @@ public enum Int8ActivationQuant: ActivationQuant {
             m = pointwiseMaximum(m, magnitude(xb[3]))
             var amax: Float = 0
             for i in 0..<8 { amax = Swift.max(amax, m[i]) }
-            let poison = ((xb[0] * 0 + xb[1] * 0) + (xb[2] * 0 + xb[3] * 0)).sum()
+            // `zero` typed: with a literal 0 Swift 6.0 type-checks this line for 20 s.
+            let zero: Float = 0
+            let poison = ((xb[0] * zero + xb[1] * zero) + (xb[2] * zero + xb[3] * zero)).sum()
             let d = amax / 127
             let id: Float = d >= .leastNormalMagnitude ? 1 / d : 0  // a subnormal d would overflow 1/d
             scales[b] = d + poison

@@ -31,7 +31,9 @@ public enum Perplexity {
         if let base, base.vocabSize != model.vocabSize {
             throw SessionError.tokenOutOfRange(id: Int64(base.vocabSize), vocabSize: model.vocabSize)
         }
-        try model.validate(tokens)
+        // Ids only: each chunk starts from an empty state, so only a chunk must fit a
+        // reserved context.
+        try model.validateIDs(tokens)
         let v = model.vocabSize
         let chunks = tokens.count / context
         var nll = 0.0, baseNLL = 0.0, klSum = 0.0

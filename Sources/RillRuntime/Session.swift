@@ -52,10 +52,15 @@ public final class Session {
 
     /// Checks ids before they reach a kernel, and that they fit in the reserved context.
     public func validate(_ tokens: [Int32]) throws {
+        try validateIDs(tokens)
+        try checkRoom(tokens.count)
+    }
+
+    /// Checks ids only: for a sequence consumed in pieces with resets between them.
+    public func validateIDs(_ tokens: [Int32]) throws {
         for t in tokens where t < 0 || Int(t) >= vocabSize {
             throw SessionError.tokenOutOfRange(id: Int64(t), vocabSize: vocabSize)
         }
-        try checkRoom(tokens.count)
     }
 
     private func checkRoom(_ n: Int) throws {

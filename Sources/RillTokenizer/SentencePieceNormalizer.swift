@@ -37,12 +37,14 @@ struct SentencePieceNormalizer: Sendable {
             guard map.count >= 4 else {
                 throw .badModelProto(field: "normalizer_spec.precompiled_charsmap", reason: "\(map.count) bytes is too short")
             }
-            let trieBytes = Int(UInt32(map[0]) | UInt32(map[1]) << 8 | UInt32(map[2]) << 16 | UInt32(map[3]) << 24)
+            // Typed as UInt32 first: `Int(a | b << 8 | ...)` takes Swift 6.0 seconds to type-check.
+            let trieSize: UInt32 = UInt32(map[0]) | UInt32(map[1]) << 8 | UInt32(map[2]) << 16 | UInt32(map[3]) << 24
+            let trieBytes = Int(trieSize)
             guard trieBytes % 4 == 0, trieBytes >= 4, trieBytes <= map.count - 4 else {
                 throw .badModelProto(field: "normalizer_spec.precompiled_charsmap", reason: "trie size \(trieBytes) does not fit in \(map.count - 4) bytes")
             }
-            units = stride(from: 4, to: 4 + trieBytes, by: 4).map {
-                UInt32(map[$0]) | UInt32(map[$0 + 1]) << 8 | UInt32(map[$0 + 2]) << 16 | UInt32(map[$0 + 3]) << 24
+            units = stride(from: 4, to: 4 + trieBytes, by: 4).map { (i: Int) -> UInt32 in
+                UInt32(map[i]) | UInt32(map[i + 1]) << 8 | UInt32(map[i + 2]) << 16 | UInt32(map[i + 3]) << 24
             }
             replacements = Array(map[(4 + trieBytes)...])
         }

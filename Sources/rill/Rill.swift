@@ -3,22 +3,38 @@ import Foundation
 import RillKernels
 
 @main
-struct Rill: ParsableCommand {
+struct Rill: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rill",
-        abstract: "Run recurrent language models (Mamba, TransNormerLLM, SAMBA) from one memory-mapped file.",
+        abstract: "Run language models (Mamba, TransNormerLLM, SAMBA, SUBLLM, LLaMA) from one memory-mapped file.",
         discussion: """
             Typical use:
               rill convert path/to/hf-checkpoint -o model.rill --quant int8
               rill inspect model.rill
               rill run model.rill -p "In the beginning" -n 64
+              rill chat model.rill
+              rill serve model.rill --port 8080
             """,
         version: "0.1.0",
-        subcommands: [Convert.self, Inspect.self, Verify.self, Run.self, Logits.self, Tokenize.self, Bench.self, PerplexityCommand.self])
+        subcommands: subcommands)
 
-    static func main() {
+    // Swift 6.0's manifest (Package@swift-6.0.swift, for arm64 builds) has no RillServer: its
+    // HTTP packages need newer tools.
+    #if canImport(RillServer)
+    static let subcommands: [any ParsableCommand.Type] = [
+        Convert.self, Inspect.self, Verify.self, Run.self, Chat.self, Serve.self, Logits.self, Tokenize.self, Bench.self,
+        PerplexityCommand.self,
+    ]
+    #else
+    static let subcommands: [any ParsableCommand.Type] = [
+        Convert.self, Inspect.self, Verify.self, Run.self, Chat.self, Logits.self, Tokenize.self, Bench.self,
+        PerplexityCommand.self,
+    ]
+    #endif
+
+    static func main() async {
         useFastBLASKernels()
-        main(nil)
+        await main(nil)
     }
 
     /// When OpenBLAS fell back to old SSE kernels on a CPU with AVX2 (see

@@ -97,7 +97,7 @@ final class QuantizeRoundTripTests: XCTestCase {
                 let q = max(-8, min(7, (v / plain).rounded(.toNearestOrEven)))
                 return (v - q * plain) * (v - q * plain)
             }.reduce(0, +)
-            let err = zip(x, out).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+            let err = zip(x, out).map { (a: Float, b: Float) -> Float in (a - b) * (a - b) }.reduce(0, +)
             XCTAssertLessThanOrEqual(err, plainErr * (1 + 1e-5))
         }
     }

@@ -5,7 +5,8 @@ import XCTest
 extension SplitMix64 {
     /// Uniform in `[-scale, scale)`.
     mutating func float(_ scale: Float = 1) -> Float {
-        Float(next() >> 40) / Float(1 << 24) * 2 * scale - scale
+        let unit: Float = Float(next() >> 40) / Float(1 << 24)  // typed: one expression type-checks slowly on Swift 6.0
+        return unit * 2 * scale - scale
     }
 
     mutating func floats(_ n: Int, scale: Float = 1) -> [Float] {

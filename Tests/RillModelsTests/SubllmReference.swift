@@ -113,7 +113,7 @@ struct SubllmReference {
         }
         for p in 0..<n {
             let h = linear(b.w12, rmsNorm(out[p], b.ffnNorm), rows: 2 * ffn)
-            let u = (0..<ffn).map { h[$0] / (1 + exp(-h[$0])) * h[ffn + $0] }
+            let u = (0..<ffn).map { (i: Int) -> Double in h[i] / (1 + exp(-h[i])) * h[ffn + i] }
             let y = linear(b.w3, u, rows: d)
             for e in 0..<d { out[p][e] += y[e] }
         }

@@ -65,7 +65,7 @@ func safetensorsInt32(_ file: [UInt8], name: String, file path: StaticString = #
     let begin = 8 + headerLength + entry.data_offsets[0]
     let end = 8 + headerLength + entry.data_offsets[1]
     XCTAssertEqual((end - begin) / 4, entry.shape.reduce(1, *), file: path, line: line)
-    return stride(from: begin, to: end, by: 4).map { i in
+    return stride(from: begin, to: end, by: 4).map { (i: Int) -> Int32 in
         Int32(bitPattern: UInt32(file[i]) | UInt32(file[i + 1]) << 8 | UInt32(file[i + 2]) << 16 | UInt32(file[i + 3]) << 24)
     }
 }
