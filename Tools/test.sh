@@ -17,7 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test -c release "$@"
 
-swift build -c release --product rill
+# `swift test` built the rill executable too, with the same flags; a `swift build -c release`
+# here would build everything again without -enable-testing.
+[ -x .build/release/rill ] || { echo "no .build/release/rill after swift test" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 .build/release/rill convert Tests/Fixtures/mamba-tiny -o "$work/mamba-tiny.rill" --quant int8 >/dev/null
