@@ -36,22 +36,16 @@ struct Handlers: Sendable {
                     switch event {
                     case let .started(p, c): started = (p, c)
                     case let .text(t):
-                        try await write(CompletionResponse(
-                            id: id, created: now(), model: engine.modelName, choices: [.init(text: t, finishReason: nil)], usage: nil,
-                            systemFingerprint: server.fingerprint))
+                        try await write(envelope(id, TextBody(text: t), nil, nil))
                     case let .finished(reason, n):
                         usage = Usage(promptTokens: started.0, completionTokens: n, cachedTokens: started.1)
-                        try await write(CompletionResponse(
-                            id: id, created: now(), model: engine.modelName, choices: [.init(text: "", finishReason: reason)],
-                            usage: usage, systemFingerprint: server.fingerprint))
+                        try await write(envelope(id, TextBody(text: ""), reason, usage))
                     }
                 }
             }
         }
         let (text, reason, usage) = try await collect(stream)
-        return try json(CompletionResponse(
-            id: id, created: now(), model: engine.modelName, choices: [.init(text: text, finishReason: reason)], usage: usage,
-            systemFingerprint: server.fingerprint))
+        return try json(envelope(id, TextBody(text: text), reason, usage))
     }
 
     // MARK: - Chat
@@ -80,24 +74,23 @@ struct Handlers: Sendable {
                     switch event {
                     case let .started(p, c):
                         started = (p, c)
-                        try await write(chunk(id, .init(role: "assistant", content: ""), nil, nil))
+                        try await write(envelope(id, DeltaBody(role: "assistant", content: ""), nil, nil))
                     case let .text(t):
-                        try await write(chunk(id, .init(content: t), nil, nil))
+                        try await write(envelope(id, DeltaBody(content: t), nil, nil))
                     case let .finished(reason, n):
-                        try await write(chunk(id, .init(), reason, Usage(promptTokens: started.0, completionTokens: n, cachedTokens: started.1)))
+                        try await write(envelope(id, DeltaBody(), reason, Usage(promptTokens: started.0, completionTokens: n, cachedTokens: started.1)))
                     }
                 }
             }
         }
         let (text, reason, usage) = try await collect(stream)
-        return try json(ChatCompletionResponse(
-            id: id, created: now(), model: engine.modelName,
-            choices: [.init(message: .init(content: text), finishReason: reason)], usage: usage, systemFingerprint: server.fingerprint))
+        return try json(envelope(id, MessageBody(content: text), reason, usage))
     }
 
-    private func chunk(_ id: String, _ delta: ChatCompletionChunk.Delta, _ reason: FinishReason?, _ usage: Usage?) -> ChatCompletionChunk {
-        ChatCompletionChunk(
-            id: id, created: now(), model: engine.modelName, choices: [.init(delta: delta, finishReason: reason)], usage: usage,
+    /// One object of this server: one choice with `body`, and usage where given.
+    private func envelope<Body: ChoiceBody>(_ id: String, _ body: Body, _ reason: FinishReason?, _ usage: Usage?) -> CompletionObject<Body> {
+        CompletionObject(
+            id: id, created: now(), model: engine.modelName, choices: [Choice(body: body, finishReason: reason)], usage: usage,
             systemFingerprint: server.fingerprint)
     }
 

@@ -176,88 +176,86 @@ struct Usage: Encodable, Sendable {
 /// `stop` (end token or stop sequence), `length` (`max_tokens` or the context).
 enum FinishReason: String, Encodable, Sendable { case stop, length }
 
-struct CompletionResponse: Encodable {
-    struct Choice: Encodable {
-        let index = 0
-        let text: String
-        let finishReason: FinishReason?
-        let logprobs: String? = nil
-        enum CodingKeys: String, CodingKey { case index, text, finishReason = "finish_reason", logprobs }
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index)
-            try c.encode(text, forKey: .text)
-            try c.encode(finishReason, forKey: .finishReason)  // null while streaming
-            try c.encodeNil(forKey: .logprobs)
-        }
+/// What one choice carries, and so which OpenAI object the envelope is: the text of a
+/// completion, the message of a chat completion, or the delta of a chat stream chunk.
+protocol ChoiceBody: Encodable {
+    /// The envelope's `object`.
+    static var object: String { get }
+    /// The choice's key for the body.
+    static var key: String { get }
+}
+
+/// `text` of a completion (and of its stream chunks, which OpenAI calls the same object).
+struct TextBody: ChoiceBody {
+    static let object = "text_completion"
+    static let key = "text"
+    let text: String
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(text)
     }
+}
+
+/// `message` of a chat completion.
+struct MessageBody: ChoiceBody {
+    static let object = "chat.completion"
+    static let key = "message"
+    let role = "assistant"
+    let content: String
+}
+
+/// `delta` of a chat stream chunk: the role first, then content pieces, then nothing.
+struct DeltaBody: ChoiceBody {
+    static let object = "chat.completion.chunk"
+    static let key = "delta"
+    var role: String?
+    var content: String?
+}
+
+/// One choice (always index 0: `n` is 1); `finish_reason` is null until the last chunk.
+struct Choice<Body: ChoiceBody>: Encodable {
+    let body: Body
+    let finishReason: FinishReason?
+
+    private struct Key: CodingKey {
+        let stringValue: String
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(0, forKey: Key("index"))
+        try c.encode(body, forKey: Key(Body.key))
+        try c.encode(finishReason, forKey: Key("finish_reason"))
+        try c.encodeNil(forKey: Key("logprobs"))
+    }
+}
+
+/// OpenAI's envelope around the choices, the same for completions, chat completions and
+/// stream chunks; `usage` only where given (the whole answer, or a stream's last chunk).
+struct CompletionObject<Body: ChoiceBody>: Encodable {
     let id: String
-    let object = "text_completion"
     let created: Int
     let model: String
-    let choices: [Choice]
+    let choices: [Choice<Body>]
     let usage: Usage?
     let systemFingerprint: String
 
     enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, systemFingerprint = "system_fingerprint" }
-}
 
-struct ChatCompletionResponse: Encodable {
-    struct Message: Encodable {
-        let role = "assistant"
-        let content: String
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(Body.object, forKey: .object)
+        try c.encode(created, forKey: .created)
+        try c.encode(model, forKey: .model)
+        try c.encode(choices, forKey: .choices)
+        try c.encodeIfPresent(usage, forKey: .usage)
+        try c.encode(systemFingerprint, forKey: .systemFingerprint)
     }
-    struct Choice: Encodable {
-        let index = 0
-        let message: Message
-        let finishReason: FinishReason
-        enum CodingKeys: String, CodingKey { case index, message, finishReason = "finish_reason", logprobs }
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index)
-            try c.encode(message, forKey: .message)
-            try c.encode(finishReason, forKey: .finishReason)
-            try c.encodeNil(forKey: .logprobs)
-        }
-    }
-    let id: String
-    let object = "chat.completion"
-    let created: Int
-    let model: String
-    let choices: [Choice]
-    let usage: Usage
-    let systemFingerprint: String
-
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, systemFingerprint = "system_fingerprint" }
-}
-
-struct ChatCompletionChunk: Encodable {
-    struct Delta: Encodable {
-        var role: String?
-        var content: String?
-    }
-    struct Choice: Encodable {
-        let index = 0
-        let delta: Delta
-        let finishReason: FinishReason?
-        enum CodingKeys: String, CodingKey { case index, delta, finishReason = "finish_reason", logprobs }
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index)
-            try c.encode(delta, forKey: .delta)
-            try c.encode(finishReason, forKey: .finishReason)
-            try c.encodeNil(forKey: .logprobs)
-        }
-    }
-    let id: String
-    let object = "chat.completion.chunk"
-    let created: Int
-    let model: String
-    let choices: [Choice]
-    let usage: Usage?
-    let systemFingerprint: String
-
-    enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, systemFingerprint = "system_fingerprint" }
 }
 
 struct ModelList: Encodable {
