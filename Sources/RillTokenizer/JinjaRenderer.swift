@@ -73,7 +73,9 @@ struct JinjaStackGuard {
 
     init() {
         let here = Self.stackAddress()
-        guard let low = Self.threadStackLow() else {
+        // A local outside the thread's stack (AddressSanitizer keeps locals on a "fake stack"
+        // on the heap) says nothing about the stack left: then nothing is checked.
+        guard let (low, high) = Self.threadStack(), here > low, here <= high else {
             floor = 0
             available = .max
             return
@@ -92,12 +94,12 @@ struct JinjaStackGuard {
         return withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
     }
 
-    /// The lowest address of the current thread's stack.
-    private static func threadStackLow() -> UInt? {
+    /// The lowest and highest addresses of the current thread's stack.
+    private static func threadStack() -> (UInt, UInt)? {
         #if canImport(Darwin)
         let thread = pthread_self()
         let top = UInt(bitPattern: pthread_get_stackaddr_np(thread))
-        return top - UInt(pthread_get_stacksize_np(thread))
+        return (top - UInt(pthread_get_stacksize_np(thread)), top)
         #elseif canImport(Glibc) || canImport(Musl)
         var attributes = pthread_attr_t()
         guard pthreadGetAttributes(pthread_self(), &attributes) == 0 else { return nil }
@@ -105,7 +107,7 @@ struct JinjaStackGuard {
         var low: UnsafeMutableRawPointer?
         var size = 0
         guard pthread_attr_getstack(&attributes, &low, &size) == 0, let low else { return nil }
-        return UInt(bitPattern: low)
+        return (UInt(bitPattern: low), UInt(bitPattern: low) + UInt(size))
         #else
         return nil
         #endif
