@@ -61,9 +61,10 @@ step "swift build -c release --build-tests ($cpu_name)" \
     || { grep -E 'error:' "$LOGS/build-$cpu_name-test.log" | head -n 20 >&2; log "build failed: $LOGS/build-$cpu_name-test.log"; exit 1; }
 
 # The C kernels of this very build against the reference, and the path they were compiled for.
+# (With the toolchain's own clang: Debian's swiftlang keeps it in /usr/libexec/swift/bin, off PATH.)
 objs="$scratch/aarch64-unknown-linux-gnu/release/CRillKernels.build"
 step "C kernels of the build vs reference (kernel_isa_check harness)" \
-    in_root "cd $SRC_IN_ROOT && clang -O2 -Wno-psabi -ISources/CRillKernels/include Tools/kernel_isa_check/harness.c $objs/*.o -lm -o /tmp/rill-isa-check && /tmp/rill-isa-check" \
+    in_root "cd $SRC_IN_ROOT && /usr/libexec/swift/bin/clang -O2 -Wno-psabi -ISources/CRillKernels/include Tools/kernel_isa_check/harness.c $objs/*.o -lm -o /tmp/rill-isa-check && /tmp/rill-isa-check" \
     >"$LOGS/isa-$cpu_name.log" 2>&1 || status=1
 grep -iE 'path|isa|neon|pass|fail' "$LOGS/isa-$cpu_name.log" | tail -n 3 >&2 || true
 
