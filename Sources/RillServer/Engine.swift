@@ -9,6 +9,8 @@ struct GenerationRequest: Sendable {
     let maxTokens: Int
     let sampling: SamplerSettings
     let stop: [String]
+    /// Keep generating past the end-of-text token (llama-server's `ignore_eos`).
+    let ignoreEOS: Bool
     /// Polled between tokens: true once the client has gone (disconnected, or the request's
     /// task was cancelled); the generation then stops and the slot is freed.
     let isCancelled: @Sendable () -> Bool
@@ -130,7 +132,7 @@ final class Engine: @unchecked Sendable {
             sampler.accept(token)
             generated += 1
             pendingToken = token
-            if token == eos { reason = .stop; break }
+            if token == eos && !r.ignoreEOS { reason = .stop; break }
             var piece = ""
             if var d = decoder {
                 piece = d.append(token)

@@ -178,7 +178,7 @@ struct Handlers: Sendable {
         let stops = f.stop?.values ?? []
         guard stops.count <= 4 else { throw APIError.invalid("At most 4 stop sequences.", param: "stop") }
         return GenerationRequest(
-            prompt: prompt, maxTokens: maxTokens, sampling: s, stop: stops,
+            prompt: prompt, maxTokens: maxTokens, sampling: s, stop: stops, ignoreEOS: f.ignoreEOS ?? false,
             isCancelled: { !channel.isActive || Task.isCancelled })
     }
 

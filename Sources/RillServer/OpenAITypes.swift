@@ -52,6 +52,8 @@ struct GenerationFields: Decodable, Sendable {
     var logprobs: LogprobsField?
     var presencePenalty: Double?
     var frequencyPenalty: Double?
+    /// llama-server's extension: generate `max_tokens` even past the end-of-text token.
+    var ignoreEOS: Bool?
 
     struct StreamOptions: Decodable, Sendable {
         var includeUsage: Bool?
@@ -70,7 +72,7 @@ struct GenerationFields: Decodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", temperature, topP = "top_p", seed, stop
         case stream, n, streamOptions = "stream_options", logprobs, presencePenalty = "presence_penalty"
-        case frequencyPenalty = "frequency_penalty"
+        case frequencyPenalty = "frequency_penalty", ignoreEOS = "ignore_eos"
     }
 
     init(from decoder: Decoder) throws {
@@ -86,6 +88,7 @@ struct GenerationFields: Decodable, Sendable {
         logprobs = try c.decodeIfPresent(LogprobsField.self, forKey: .logprobs)
         presencePenalty = try c.decodeIfPresent(Double.self, forKey: .presencePenalty)
         frequencyPenalty = try c.decodeIfPresent(Double.self, forKey: .frequencyPenalty)
+        ignoreEOS = try c.decodeIfPresent(Bool.self, forKey: .ignoreEOS)
     }
 }
 

@@ -115,7 +115,9 @@ final class SubllmGoldenTests: XCTestCase {
             token = Int32((Int(argmax(s.logits, s.vocabSize)) + i * 7919) % s.vocabSize)
         }
         XCTAssertEqual(s.stateBytes, reserved)
-        XCTAssertLessThan(residentBytes() - before, reserved + (1 << 20))
+        // 2 MiB beyond the reservation: the allocator's and (under AddressSanitizer) the shadow
+        // memory's own pages.
+        XCTAssertLessThan(residentBytes() - before, reserved + (2 << 20))
         XCTAssertThrowsError(try s.step(token))
     }
 

@@ -309,7 +309,7 @@ final class ServerTests: XCTestCase {
         var req = HTTPClientRequest(url: r.base + "/v1/completions")
         req.method = .POST
         req.headers.add(name: "Content-Type", value: "application/json")
-        req.body = .bytes(ByteBuffer(string: #"{"prompt": "And", "max_tokens": 50000, "stream": true, "temperature": 1}"#))
+        req.body = .bytes(ByteBuffer(string: #"{"prompt": "And", "max_tokens": 50000, "stream": true, "temperature": 1, "ignore_eos": true}"#))
         let streaming = Task {
             let res = try await r.client.execute(req, timeout: .seconds(120))
             var iterator = res.body.makeAsyncIterator()
