@@ -31,6 +31,6 @@ fi
 # Concurrent clients, streams hung up on, 1,000 idle connections, a stalled request: no request
 # lost, resident memory flat.
 python3 Tools/load_test.py --rill .build/release/rill --model "$work/mamba-tiny.rill" \
-    --clients 12 --requests 400 --slots 2 --queue 6 --idle 1000 --cache-mb 2
+    --clients 12 --requests 400 --slots 2 --queue 6 --idle 1000 --cache-mb 2 --rss-slack-mb 12
 
 ASAN_OPTIONS=detect_leaks=0 swift test -c release --sanitize=address --scratch-path .build-asan "$@"
