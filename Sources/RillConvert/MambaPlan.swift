@@ -12,7 +12,7 @@ func mambaPlan(_ c: MambaConfig, _ src: SourceReader) throws -> [PlannedTensor] 
     for i in 0..<c.numLayers {
         let p = "backbone.layers.\(i)."
         plan.append(try src.copy(p + "norm.weight", [d], .keepF32))
-        plan += try mambaMixerPlan(src, prefix: p + "mixer.", d: d, e: e, n: n, r: r, k: k, bias: c.useBias, convBias: c.useConvBias)
+        plan += try mambaMixerPlan(src, prefix: p + "mixer.", d: d, e: e, n: n, r: r, k: k, bias: c.useBias, convBias: c.useConvBias, first: i == 0)
     }
     plan.append(try src.copy("backbone.norm_f.weight", [d], .keepF32))
     if !c.tieWordEmbeddings {
@@ -24,17 +24,17 @@ func mambaPlan(_ c: MambaConfig, _ src: SourceReader) throws -> [PlannedTensor] 
 /// The tensors of one Mamba mixer under `prefix` (`backbone.layers.i.mixer.`), shared by Mamba
 /// and SAMBA's Mamba layers: d model width, e inner width, n state size, r dt rank, k conv width.
 func mambaMixerPlan(
-    _ src: SourceReader, prefix p: String, d: Int, e: Int, n: Int, r: Int, k: Int, bias: Bool, convBias: Bool
+    _ src: SourceReader, prefix p: String, d: Int, e: Int, n: Int, r: Int, k: Int, bias: Bool, convBias: Bool, first: Bool
 ) throws -> [PlannedTensor] {
     var plan: [PlannedTensor] = []
-    plan.append(try src.copy(p + "in_proj.weight", [2 * e, d], .projection))
+    plan.append(try src.copy(p + "in_proj.weight", [2 * e, d], first ? .sensitive : .projection))
     if bias { plan.append(try src.copy(p + "in_proj.bias", [2 * e], .keepF32)) }
     let convName = p + "conv1d.weight"
     try src.require(convName, [e, 1, k])
     plan.append(PlannedTensor(name: convName, shape: [e, k], role: .keepF32) { try src.values(convName, [e, 1, k]) })
     if convBias { plan.append(try src.copy(p + "conv1d.bias", [e], .keepF32)) }
     plan.append(try src.copy(p + "x_proj.weight", [r + 2 * n, e], .projection))
-    plan.append(try src.copy(p + "dt_proj.weight", [e, r], .projection))
+    plan.append(try src.copy(p + "dt_proj.weight", [e, r], .sensitive))
     plan.append(try src.copy(p + "dt_proj.bias", [e], .keepF32))
     let aLog = p + "A_log"
     try src.require(aLog, [e, n])

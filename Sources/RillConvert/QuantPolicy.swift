@@ -11,7 +11,7 @@ public struct QuantPolicy: Sendable {
         self.overrides = overrides
     }
 
-    /// Parses `PATTERN=TYPE` (TYPE one of f32, f16, int8, int4; PATTERN a glob with `*`, `?`).
+    /// Parses `PATTERN=TYPE` (TYPE one of f32, f16, int8, int4, int4k; PATTERN a glob with `*`, `?`).
     public static func parseOverride(_ s: String) -> (pattern: String, type: QuantType)? {
         guard let eq = s.lastIndex(of: "=") else { return nil }
         let pattern = String(s[..<eq])
@@ -23,8 +23,10 @@ public struct QuantPolicy: Sendable {
         var t: QuantType
         switch role {
         case .keepF32: t = .f32
-        case .projection: t = requested
-        case .embedding, .head: t = requested == .int4 ? .int8 : requested
+        // `--quant int4` asks for the best 4-bit encoding, which since format 2.4 is int4k
+        // (`Formats/rill.md` §6.5); the symmetric int4 stays reachable by override.
+        case .projection: t = requested == .int4 ? .int4k : requested
+        case .embedding, .head, .sensitive: t = requested == .int4 || requested == .int4k ? .int8 : requested
         }
         for o in overrides where globMatch(o.pattern, name) { t = o.type }
         // A row shorter than one block would be padded to 32 elements: no smaller than f32

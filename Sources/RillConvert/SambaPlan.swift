@@ -14,9 +14,10 @@ func sambaPlan(_ c: SambaConfig, _ src: SourceReader) throws -> [PlannedTensor] 
         let p = "backbone.layers.\(i)."
         plan.append(try src.copy(p + "mixer_norm.weight", [d], .keepF32))
         if c.isAttention(layer: i) {
-            plan.append(try src.copy(p + "mixer.q_proj.weight", [qd, d], .projection))
-            plan.append(try src.copy(p + "mixer.k_proj.weight", [kvd, d], .projection))
-            plan.append(try src.copy(p + "mixer.v_proj.weight", [kvd, d], .projection))
+            let input: TensorRole = i == 0 ? .sensitive : .projection
+            plan.append(try src.copy(p + "mixer.q_proj.weight", [qd, d], input))
+            plan.append(try src.copy(p + "mixer.k_proj.weight", [kvd, d], input))
+            plan.append(try src.copy(p + "mixer.v_proj.weight", [kvd, d], input))
             if c.qkvBias {
                 plan.append(try src.copy(p + "mixer.q_proj.bias", [qd], .keepF32))
                 plan.append(try src.copy(p + "mixer.k_proj.bias", [kvd], .keepF32))
@@ -24,7 +25,7 @@ func sambaPlan(_ c: SambaConfig, _ src: SourceReader) throws -> [PlannedTensor] 
             }
             plan.append(try src.copy(p + "mixer.o_proj.weight", [d, qd], .projection))
         } else {
-            plan += try mambaMixerPlan(src, prefix: p + "mixer.", d: d, e: e, n: n, r: r, k: k, bias: c.useBias, convBias: c.useConvBias)
+            plan += try mambaMixerPlan(src, prefix: p + "mixer.", d: d, e: e, n: n, r: r, k: k, bias: c.useBias, convBias: c.useConvBias, first: i == 0)
         }
         plan.append(try src.copy(p + "mlp_norm.weight", [d], .keepF32))
         plan.append(try src.copy(p + "mlp.gate_proj.weight", [m, d], .projection))

@@ -63,7 +63,7 @@ func subllmPlan(_ c: SubllmConfig, rope: LlamaRoPE, _ names: SubllmSourceNames, 
         plan.append(try renamed(src, names.layer(i, "attn_norm"), p + "attn_norm.weight", [d]))
         let parts = [(names.layer(i, "q"), qd), (names.layer(i, "k"), kvd), (names.layer(i, "v"), kvd)]
         for (n, rows) in parts { try src.require(n + ".weight", [rows, d]) }
-        plan.append(PlannedTensor(name: p + "attn.qkv.weight", shape: [qd + 2 * kvd, d], role: .projection) {
+        plan.append(PlannedTensor(name: p + "attn.qkv.weight", shape: [qd + 2 * kvd, d], role: i == 0 ? .sensitive : .projection) {
             try parts.flatMap { (n, rows) in try src.values(n + ".weight", [rows, d]) }
         })
         if c.qkBias || c.voBias {

@@ -4,6 +4,13 @@ import RillFormat
 public enum TensorRole: String, Sendable {
     /// A 2-D projection matrix: stored in the requested type.
     case projection
+    /// A projection whose 4-bit error costs far more than the others': the requested type, but
+    /// int8 under a 4-bit request. The first block's token-mixer input projection(s) (Mamba
+    /// `in_proj`, TransNormerLLM `qkvu_proj`, attention's q/k/v: alone at int8 they take 15–40 %
+    /// off the int4 KL of four of five fixtures) and Mamba's `dt_proj` (its output goes through
+    /// softplus into exp(Δ·A): at int8 it takes 20–30 % off a 768-wide Mamba's), as llama.cpp's
+    /// `_M` mixes give such tensors more bits.
+    case sensitive
     /// The token embedding (also the LM head when tied): at least int8.
     case embedding
     /// An untied LM head: at least int8 (int4 logits lose the arg-max too often).

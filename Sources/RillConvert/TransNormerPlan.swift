@@ -13,7 +13,7 @@ func transNormerPlan(_ c: TransNormerConfig, _ src: SourceReader) throws -> [Pla
     let slopes = transNormerSlopes(heads: heads)
     for i in 0..<c.numLayers {
         let p = "model.layers.\(i)."
-        plan.append(try src.copy(p + "token_mixer.qkvu_proj.weight", [4 * h, d], .projection))
+        plan.append(try src.copy(p + "token_mixer.qkvu_proj.weight", [4 * h, d], i == 0 ? .sensitive : .projection))
         plan.append(try src.copy(p + "token_mixer.out_proj.weight", [d, h], .projection))
         plan.append(try src.copy(p + "channel_mixer.l1.weight", [g, d], .projection))
         plan.append(try src.copy(p + "channel_mixer.l2.weight", [g, d], .projection))

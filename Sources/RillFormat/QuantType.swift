@@ -12,11 +12,18 @@ public enum QuantType: UInt8, Sendable, CaseIterable, Codable, CustomStringConve
     case int8 = 2
     /// Symmetric int4 blocks of 32: `x ≈ (n − 8) · d`, `n ∈ [0, 15]`; two elements per byte.
     case int4 = 3
+    /// Asymmetric int4 blocks of 32 with two-level scales (format 2.2): `x ≈ (D·s)·n − (M·m)`,
+    /// `n ∈ [0, 15]`, a `UInt8` scale code s and minimum code m per block, f32 D and M per row.
+    /// 4.5 bits a weight (plus 64 bits a row), against int4's 5.
+    case int4k = 4
 
     /// Elements sharing one scale in the quantised types (the SIMD load width for int8).
     public static let blockSize = 32
 
-    public var isBlockQuantised: Bool { self == .int8 || self == .int4 }
+    public var isBlockQuantised: Bool { self == .int8 || self == .int4 || self == .int4k }
+
+    /// The lowest minor version of format 2 that defines the type (§11): int4k came with 2.4.
+    public var minimumMinorVersion: UInt16 { self == .int4k ? 4 : 0 }
 
     /// Bytes of quants for one block of ``QuantType/blockSize`` elements (block types only).
     public var bytesPerBlock: Int {
@@ -24,7 +31,7 @@ public enum QuantType: UInt8, Sendable, CaseIterable, Codable, CustomStringConve
         case .f32: return 4 * QuantType.blockSize
         case .f16: return 2 * QuantType.blockSize
         case .int8: return QuantType.blockSize
-        case .int4: return QuantType.blockSize / 2
+        case .int4, .int4k: return QuantType.blockSize / 2
         }
     }
 
@@ -34,6 +41,7 @@ public enum QuantType: UInt8, Sendable, CaseIterable, Codable, CustomStringConve
         case .f16: return "f16"
         case .int8: return "int8"
         case .int4: return "int4"
+        case .int4k: return "int4k"
         }
     }
 
@@ -43,6 +51,7 @@ public enum QuantType: UInt8, Sendable, CaseIterable, Codable, CustomStringConve
         case "f16", "float16": self = .f16
         case "int8", "q8": self = .int8
         case "int4", "q4": self = .int4
+        case "int4k", "q4k": self = .int4k
         default: return nil
         }
     }
@@ -94,12 +103,16 @@ public struct TensorLayout: Sendable, Equatable {
             blocksPerRow = 0
             groupBytes = 0
             byteCount = b
-        case .int8, .int4:
+        case .int8, .int4, .int4k:
             let nb = (cols + QuantType.blockSize - 1) / QuantType.blockSize
             let groups = rows / TensorLayout.groupRows + (rows % TensorLayout.groupRows == 0 ? 0 : 1)
-            let (g, o1) = nb.multipliedReportingOverflow(by: TensorLayout.groupRows * (4 + type.bytesPerBlock))
+            // int4k: each row's D and M (8 bytes) head the group; a block's codes take 2 bytes.
+            let head = type == .int4k ? 8 * TensorLayout.groupRows : 0
+            let perBlock = (type == .int4k ? 2 : 4) + type.bytesPerBlock
+            let (g0, o1) = nb.multipliedReportingOverflow(by: TensorLayout.groupRows * perBlock)
+            let g = g0 &+ head
             let (total, o2) = g.multipliedReportingOverflow(by: groups)
-            if o1 || o2 { return nil }
+            if o1 || o2 || g < g0 { return nil }
             blocksPerRow = nb
             groupBytes = g
             byteCount = total
@@ -109,10 +122,15 @@ public struct TensorLayout: Sendable, Equatable {
     public var elementCount: Int { rows * cols }
 
     /// Byte offsets from the tensor's start of block `b` of row `r` (block types): its quants
-    /// and its f32 scale.
+    /// and its f32 scale (int4k: its two code bytes, scale then minimum).
     @inlinable
     public func blockOffsets(row r: Int, block b: Int) -> (quants: Int, scale: Int) {
         let k = r & (TensorLayout.groupRows - 1), group = (r >> 2) * groupBytes
+        if type == .int4k {  // after the rows' D and M: units as int4's, 2 code bytes a block
+            let i = b & 1, width = (b | 1) < blocksPerRow ? 2 : 1
+            let unit = group + 8 * TensorLayout.groupRows + (b & ~1) * (TensorLayout.groupRows * 18)
+            return (unit + 8 * width + (k * width + i) * 16, unit + 2 * (k * width + i))
+        }
         if type == .int8 {  // units of one block: 4 scales, then 4 × 32 quants
             let unit = group + b * (TensorLayout.groupRows * (4 + 32))
             return (unit + 16 + 32 * k, unit + 4 * k)
@@ -123,6 +141,12 @@ public struct TensorLayout: Sendable, Equatable {
         let unit = group + (b & ~1) * (TensorLayout.groupRows * (4 + 16))
         return (unit + 16 * width + (k * width + i) * 16, unit + 4 * (k * width + i))
     }
+}
+
+extension TensorLayout {
+    /// Byte offset of row `r`'s f32 D (M follows it) in an int4k tensor.
+    @inlinable
+    public func rowScalesOffset(row r: Int) -> Int { (r >> 2) * groupBytes + 8 * (r & (TensorLayout.groupRows - 1)) }
 }
 
 /// Rounds `value` up to a multiple of `alignment` (a power of two).

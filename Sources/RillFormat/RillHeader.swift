@@ -7,10 +7,11 @@ public struct RillHeader: Sendable, Equatable {
     public static let size = 128
     public static let currentMajor: UInt16 = 2
     /// The newest minor version this code writes (§11): 2.1 adds `config_sources` and
-    /// `provenance.source_dtype`, 2.2 the architecture `subllm`, 2.3 `tokenizer.chat_template`.
+    /// `provenance.source_dtype`, 2.2 the architecture `subllm`, 2.3 `tokenizer.chat_template`, 2.4 the storage type
+    /// `int4k`.
     /// A writer stamps the lowest minor whose features the file uses
     /// (`RillMetadata.minimumMinorVersion`).
-    public static let currentMinor: UInt16 = 3
+    public static let currentMinor: UInt16 = 4
     /// Tensor data offsets are multiples of this.
     public static let alignment = 64
 

@@ -68,7 +68,7 @@ public enum RillWriter {
         }
         let tableLength = specs.reduce(0) { $0 + $1.encoded().count }
         var h = RillHeader()
-        h.minor = metadata.minimumMinorVersion
+        h.minor = max(metadata.minimumMinorVersion, specs.map(\.type.minimumMinorVersion).max() ?? 0)
         h.metadataOffset = UInt64(RillHeader.size)
         h.metadataLength = UInt64(metaBytes.count)
         let tokBytes = tokenizer ?? []

@@ -80,7 +80,7 @@ public struct TensorSpec: Sendable, Equatable {
             let field2 = "tensor '\(name)'"
             let rawType = r.u8()
             guard let type = QuantType(rawValue: rawType) else {
-                throw .invalidField(path: path, field: "\(field2).type", expected: "0…3 (f32, f16, int8, int4)", found: "\(rawType)")
+                throw .invalidField(path: path, field: "\(field2).type", expected: "0…4 (f32, f16, int8, int4, int4k)", found: "\(rawType)")
             }
             let rank = Int(r.u8())
             _ = r.u16()

@@ -42,6 +42,23 @@ public struct TensorView: @unchecked Sendable {
         return (base + at.quants, base.load(fromByteOffset: at.scale, as: Float.self))
     }
 
+    /// Block `b` of row `r` of an int4k tensor: its first quant byte, its scale `D·s` and its
+    /// minimum `M·m` (a nibble n decodes as `n · scale − min`).
+    @inlinable
+    public func int4KBlock(row r: Int, block b: Int) -> (quants: UnsafeRawPointer, scale: Float, min: Float) {
+        let at = layout.blockOffsets(row: r, block: b), head = layout.rowScalesOffset(row: r)
+        let rs = Int4KRowScales(
+            d: base.load(fromByteOffset: head, as: Float.self), m: base.load(fromByteOffset: head + 4, as: Float.self))
+        let s = base.load(fromByteOffset: at.scale, as: UInt8.self), m = base.load(fromByteOffset: at.scale + 1, as: UInt8.self)
+        return (base + at.quants, rs.d * Float(s), rs.m * Float(m))
+    }
+
+    /// Row `r`'s two f32 scales (int4k).
+    public func int4KRowScales(row r: Int) -> Int4KRowScales {
+        let head = layout.rowScalesOffset(row: r)
+        return Int4KRowScales(d: base.load(fromByteOffset: head, as: Float.self), m: base.load(fromByteOffset: head + 4, as: Float.self))
+    }
+
     /// Dequantises row `r` (all `cols` elements) into `out` — the scalar reference path.
     public func dequantizeRow(_ r: Int, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(r >= 0 && r < rows && out.count >= cols)
@@ -51,6 +68,15 @@ public struct TensorView: @unchecked Sendable {
             for j in 0..<cols { dst[j] = f32[r * cols + j] }
         case .f16:
             for j in 0..<cols { dst[j] = Float(f16[r * cols + j]) }
+        case .int4k:
+            let bs = QuantType.blockSize, rs = int4KRowScales(row: r)
+            for b in 0..<layout.blocksPerRow {
+                let at = layout.blockOffsets(row: r, block: b)
+                let part = UnsafeMutableBufferPointer(rebasing: dst[(b * bs)..<min(cols, (b + 1) * bs)])
+                dequantizeRowInt4K(
+                    quants: (base + at.quants).assumingMemoryBound(to: UInt8.self),
+                    codes: (base + at.scale).assumingMemoryBound(to: UInt8.self), scales: rs, out: part)
+            }
         case .int8, .int4:
             let bs = QuantType.blockSize
             for b in 0..<layout.blocksPerRow {
@@ -102,6 +128,24 @@ public func writeQuantized(_ values: UnsafeBufferPointer<Float>, layout: TensorL
     case .f16:
         let p = dst.assumingMemoryBound(to: Float16.self)
         for i in 0..<values.count { p[i] = Float16(values[i]) }
+    case .int4k:
+        let nb = layout.blocksPerRow, bpb = layout.type.bytesPerBlock
+        let rowQuants = UnsafeMutablePointer<UInt8>.allocate(capacity: nb * bpb)
+        let rowCodes = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * nb)
+        defer { rowQuants.deallocate(); rowCodes.deallocate() }
+        for r in 0..<layout.rows {
+            let row = UnsafeBufferPointer(rebasing: values[(r * layout.cols)..<((r + 1) * layout.cols)])
+            let rs = quantizeRowInt4K(row, quants: rowQuants, codes: rowCodes)
+            let head = layout.rowScalesOffset(row: r)
+            dst.storeBytes(of: rs.d, toByteOffset: head, as: Float.self)
+            dst.storeBytes(of: rs.m, toByteOffset: head + 4, as: Float.self)
+            for b in 0..<nb {
+                let at = layout.blockOffsets(row: r, block: b)
+                (dst + at.quants).copyMemory(from: rowQuants + b * bpb, byteCount: bpb)
+                dst.storeBytes(of: rowCodes[2 * b], toByteOffset: at.scale, as: UInt8.self)
+                dst.storeBytes(of: rowCodes[2 * b + 1], toByteOffset: at.scale + 1, as: UInt8.self)
+            }
+        }
     case .int8, .int4:
         // Each row into a plain row of blocks and scales, then every block to its place in
         // the grouped layout. Rows past `rows` in the last group stay zero (scale 0).

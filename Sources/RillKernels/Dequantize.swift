@@ -32,6 +32,34 @@ public func dequantizeRows(_ w: TensorView, rows: Range<Int>, into out: UnsafeMu
             let n = unpackInt4(q)
             return (convertToFloat(n.0), convertToFloat(n.1), convertToFloat(n.2), convertToFloat(n.3))
         }
+    case .int4k:
+        dequantizeInt4KRows(w, rows: rows, into: out)
+    }
+}
+
+/// int4k rows: `n · s − m` per element with the block's decoded scale s and minimum m, the
+/// normative two roundings (`int4KValue`), so bitwise equal to `TensorView.dequantizeRow`.
+func dequantizeInt4KRows(_ w: TensorView, rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+    let bs = QuantType.blockSize
+    let cols = w.cols, nb = w.layout.blocksPerRow
+    var block = ActivationBlock(v: (.zero, .zero, .zero, .zero))
+    for r in rows {
+        let o = out + (r - rows.lowerBound) * cols
+        for b in 0..<nb {
+            let (q, s, m) = w.int4KBlock(row: r, block: b)
+            let n = unpackInt4(q)  // n − 8, exact in Float, so + 8 gives n exactly
+            let eight = SIMD8<Float>(repeating: 8)
+            block = ActivationBlock(v: (
+                (convertToFloat(n.0) + eight) * s - m, (convertToFloat(n.1) + eight) * s - m,
+                (convertToFloat(n.2) + eight) * s - m, (convertToFloat(n.3) + eight) * s - m))
+            let left = min(bs, cols - b * bs)
+            if left == bs {
+                let p = UnsafeMutableRawPointer(o + b * bs)
+                for k in 0..<4 { p.storeBytes(of: block[k], toByteOffset: 32 * k, as: SIMD8<Float>.self) }
+            } else {
+                for k in 0..<4 where 8 * k < left { storePartial(block[k], o + b * bs + 8 * k, count: min(8, left - 8 * k)) }
+            }
+        }
     }
 }
 

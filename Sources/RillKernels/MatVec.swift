@@ -36,6 +36,7 @@ public func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutabl
     case .f16: matVecF16(w.f16, cols: w.cols, x, y, rows: rows)
     case .int8: matVecInt8(w, x, y, rows: rows)
     case .int4: matVecInt4(w, x, y, rows: rows)
+    case .int4k: matVecInt4K(w, x, y, rows: rows)
     }
 }
 
@@ -64,6 +65,16 @@ public func matVecReference(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: Uns
                 let byte = q.load(fromByteOffset: i % (bs / 2), as: UInt8.self)
                 let n = i < bs / 2 ? byte & 0x0F : byte >> 4
                 sum += Float(Int(n) - 8) * d * x[j]
+            }
+        case .int4k:
+            let rs = w.int4KRowScales(row: r)
+            for j in 0..<cols {
+                let b = j / bs, i = j % bs
+                let at = w.layout.blockOffsets(row: r, block: b)
+                let byte = w.base.load(fromByteOffset: at.quants + i % (bs / 2), as: UInt8.self)
+                let n = i < bs / 2 ? byte & 0x0F : byte >> 4
+                let s = w.base.load(fromByteOffset: at.scale, as: UInt8.self), m = w.base.load(fromByteOffset: at.scale + 1, as: UInt8.self)
+                sum += int4KValue(n, scales: rs, s: s, m: m) * x[j]
             }
         }
         y[r] = sum

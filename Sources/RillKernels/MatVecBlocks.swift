@@ -50,6 +50,26 @@ func matVecInt4(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePo
     matVecBlockRows(w, x, y, rows: rows, dot: dotBlockInt4)
 }
 
+/// `y[r] = Σ_b Σ_{i<32} (n[r, b, i] · s[r, b] − m[r, b]) · x[32b + i]` for `r` in `rows`, int4k
+/// weights (s and m a block's decoded scale and minimum): per block `Σ (n − 8)·x · s +
+/// (8·s − m) · Σ x` in eight lanes. A row at a time: a float-activation path, off decode's
+/// (``matVecQ8(_:_:_:rows:)``).
+func matVecInt4K(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    precondition(w.type == .int4k)
+    let bs = QuantType.blockSize
+    let cols = w.cols, nb = w.layout.blocksPerRow
+    let tail = tailActivations(x, cols: cols)
+    for r in rows {
+        var acc = SIMD8<Float>()
+        for b in 0..<nb {
+            let xb = (b + 1) * bs <= cols ? loadActivations(x, at: b * bs) : tail
+            let (q, s, m) = w.int4KBlock(row: r, block: b)
+            acc += dotBlockInt4(q, xb) * s + ((xb[0] + xb[1]) + (xb[2] + xb[3])) * (8 * s - m)
+        }
+        y[r] = acc.sum()
+    }
+}
+
 /// The row loop of the block kernels, specialised per weight type by inlining `dot`.
 ///
 /// Two rows per pass share each load of `x` (four spilled registers on the x86-64 baseline

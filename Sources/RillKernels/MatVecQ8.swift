@@ -109,10 +109,11 @@ public func matVecQ8(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMutablePoin
     let nb = w.layout.blocksPerRow
     // The view checked at open that every group of the tensor lies inside the mapping.
     let groups = w.base.assumingMemoryBound(to: UInt8.self)
-    if w.type == .int8 {
-        rill_matvec_q8_q8(groups, x.quants, x.scales, nb, rows.lowerBound, rows.upperBound, y)
-    } else {
-        rill_matvec_q4_q8(groups, x.quants, x.scales, nb, rows.lowerBound, rows.upperBound, y)
+    switch w.type {
+    case .int8: rill_matvec_q8_q8(groups, x.quants, x.scales, nb, rows.lowerBound, rows.upperBound, y)
+    case .int4: rill_matvec_q4_q8(groups, x.quants, x.scales, nb, rows.lowerBound, rows.upperBound, y)
+    case .int4k: rill_matvec_q4k_q8(groups, x.quants, x.scales, nb, rows.lowerBound, rows.upperBound, y)
+    case .f32, .f16: preconditionFailure("\(w.name): int8 activations need block-quantised weights")
     }
 }
 
@@ -127,6 +128,27 @@ public func matVecQ8Reference(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMu
     precondition(rows.lowerBound >= 0 && rows.upperBound <= w.rows, "\(w.name): rows \(rows) outside 0..<\(w.rows)")
     let bs = QuantType.blockSize
     let nb = w.layout.blocksPerRow
+    if w.type == .int4k {  // D · Σ_b s·dx·Σ n·q − M · Σ_b m·dx·Σ q, as the C kernel documents
+        for r in rows {
+            let rs = w.int4KRowScales(row: r)
+            var sum: Float = 0, msum: Float = 0
+            for b in 0..<nb {
+                let at = w.layout.blockOffsets(row: r, block: b)
+                let s = w.base.load(fromByteOffset: at.scale, as: UInt8.self), m = w.base.load(fromByteOffset: at.scale + 1, as: UInt8.self)
+                var isum: Int32 = 0, xsum: Int32 = 0
+                for i in 0..<bs {
+                    let byte = w.base.load(fromByteOffset: at.quants + i % (bs / 2), as: UInt8.self)
+                    let xi = Int32(x.quants[b * bs + i])
+                    isum += Int32(i < bs / 2 ? byte & 0x0F : byte >> 4) * xi
+                    xsum += xi
+                }
+                sum += Float(isum) * (Float(s) * x.scales[b])
+                msum += Float(xsum) * (Float(m) * x.scales[b])
+            }
+            y[r] = rs.d * sum - rs.m * msum
+        }
+        return
+    }
     for r in rows {
         var sum: Float = 0
         for b in 0..<nb {

@@ -54,7 +54,7 @@ final class MatVecInput {
     /// ``quantize(for:_:elements:)``.
     func begin(for w: TensorView) {
         switch w.type {
-        case .int4: q8.begin(cols: w.cols)
+        case .int4, .int4k: q8.begin(cols: w.cols)
         case .int8: q16.begin(cols: w.cols)
         case .f32, .f16: break
         }
@@ -67,7 +67,7 @@ final class MatVecInput {
         precondition(elements.lowerBound % bs == 0, "\(w.name): input range \(elements) does not start a block")
         let blocks = (elements.lowerBound / bs)..<((elements.upperBound + bs - 1) / bs)
         switch w.type {
-        case .int4: q8.quantizeBlocks(x, blocks)
+        case .int4, .int4k: q8.quantizeBlocks(x, blocks)
         case .int8: q16.quantizeBlocks(x, blocks)
         case .f32, .f16: break
         }
@@ -77,7 +77,7 @@ final class MatVecInput {
     /// ``begin(for:)`` (`x`, the floats, for float weights).
     func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         switch w.type {
-        case .int4: matVecQ8(w, q8, y, rows: rows)
+        case .int4, .int4k: matVecQ8(w, q8, y, rows: rows)
         case .int8: matVecQ16(w, q16, y, rows: rows)
         case .f32, .f16: RillKernels.matVec(w, x, y, rows: rows)
         }
@@ -87,7 +87,7 @@ final class MatVecInput {
     /// (`x`, the floats, for float weights).
     func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         switch w.type {
-        case .int4: matVecParallel(pool: pool, w: w, quantized: q8, y: y)
+        case .int4, .int4k: matVecParallel(pool: pool, w: w, quantized: q8, y: y)
         case .int8: matVecParallel(pool: pool, w: w, quantized: q16, y: y)
         case .f32, .f16: matVecParallel(pool: pool, w: w, x: x, y: y)
         }

@@ -61,11 +61,11 @@ struct Inspect: ParsableCommand {
         for t in f.tensors { bytesByType[t.type, default: 0] += Int(t.length) }
         s += "tensors:       \(f.tensors.count) (" + QuantType.allCases.compactMap { t in bytesByType[t].map { "\(t) \(formatBytes($0))" } }.joined(separator: ", ") + ")\n"
         let nameWidth = min(60, f.tensors.map(\.name.count).max() ?? 10)
-        s += "\n" + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  type  shape                bytes       offset\n"
+        s += "\n" + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  type   shape                bytes       offset\n"
         for t in f.tensors {
             let shape = "[" + t.shape.map(String.init).joined(separator: ", ") + "]"
             s += t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
-                + t.type.description.padding(toLength: 4, withPad: " ", startingAt: 0) + "  "
+                + t.type.description.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
                 + shape.padding(toLength: 20, withPad: " ", startingAt: 0) + " "
                 + String(t.length).leftPad(10) + "  " + String(t.offset).leftPad(11) + "\n"
         }

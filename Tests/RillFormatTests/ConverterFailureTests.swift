@@ -240,7 +240,7 @@ final class ConverterFailureTests: XCTestCase {
             return t
         }
         try TinyMamba.write(to: checkpoint, tensors: tensors, config: TinyMamba.config.replacingOccurrences(of: "\"state_size\":4,", with: ""))
-        _ = try convert()
+        _ = try convert(quant: .int8)  // (int4 stores int4k, which makes the file 2.4)
         let file = try RillFile(path: out)
         XCTAssertEqual(file.header.minor, 1)
         XCTAssertEqual(file.metadata.configSources?["state_size"], ConfigSource(.default, "state_size"))
@@ -264,10 +264,11 @@ final class ConverterFailureTests: XCTestCase {
         _ = try convert(quant: .int4, overrides: [("*.x_proj.weight", .f32), ("backbone.embeddings.weight", .int4), ("*.dt_proj.weight", .int8)])
         let file = try RillFile(path: out)
         XCTAssertEqual(file.spec("backbone.layers.0.mixer.x_proj.weight")?.type, .f32)
-        XCTAssertEqual(file.spec("backbone.layers.1.mixer.in_proj.weight")?.type, .int4)
+        XCTAssertEqual(file.spec("backbone.layers.1.mixer.in_proj.weight")?.type, .int4k, "--quant int4 stores int4k")
         XCTAssertEqual(file.spec("backbone.embeddings.weight")?.type, .int4, "an override may go below the int8 floor")
         XCTAssertEqual(file.spec("backbone.layers.0.mixer.dt_proj.weight")?.type, .f32, "rows of 2 stay f32 whatever is asked")
         XCTAssertEqual(file.metadata.quantization.overrides, ["*.x_proj.weight=f32", "backbone.embeddings.weight=int4", "*.dt_proj.weight=int8"])
+        XCTAssertEqual(file.header.minor, 4, "an int4k tensor makes the file 2.4")
     }
 
     /// |x| > 65504 has no f16 value: a finite weight must not be stored as infinity.

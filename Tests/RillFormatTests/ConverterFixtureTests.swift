@@ -132,16 +132,23 @@ final class ConverterFixtureTests: XCTestCase {
         if !checked { throw XCTSkip("no fixture folders") }
     }
 
-    /// Projections in the requested type, embedding and head at least int8, the rest f32.
+    /// Projections in the requested type, embedding, head and the first block's input projection
+    /// at least int8, the rest f32.
     func testDefaultPolicyIsApplied() throws {
         try forEachConversion { name, q, file, _ in
-            let atLeast8: QuantType = q == .int4 ? .int8 : q
+            let atLeast8: QuantType = q == .int4 || q == .int4k ? .int8 : q
+            let projection: QuantType = q == .int4 ? .int4k : q  // `--quant int4` stores int4k (format 2.4)
             for t in file.tensors {
                 let isEmbeddingOrHead = t.name.hasSuffix("embeddings.weight") || t.name.hasSuffix("embed_tokens.weight")
                     || t.name == "lm_head.weight"
                 let isProjection = t.shape.count == 2
                     && ["_proj.weight", ".l1.weight", ".l2.weight", ".l3.weight"].contains(where: t.name.hasSuffix)
-                var expected: QuantType = isEmbeddingOrHead ? atLeast8 : isProjection ? q : .f32
+                // The sensitive projections (the first block's input, Mamba's dt_proj) are at least int8 too (§7).
+                let isSensitive = ["backbone.layers.0.mixer.in_proj.weight", "model.layers.0.token_mixer.qkvu_proj.weight",
+                                   "layers.0.attn.qkv.weight", "backbone.layers.0.mixer.q_proj.weight",
+                                   "backbone.layers.0.mixer.k_proj.weight", "backbone.layers.0.mixer.v_proj.weight"].contains(t.name)
+                    || t.name.hasSuffix("mixer.dt_proj.weight")
+                var expected: QuantType = isEmbeddingOrHead || isSensitive ? atLeast8 : isProjection ? projection : .f32
                 if expected.isBlockQuantised, t.shape[t.shape.count - 1] < 32 { expected = .f32 }  // rows shorter than a block
                 XCTAssertEqual(t.type, expected, "\(name) \(q): \(t.name) \(t.shape)")
             }

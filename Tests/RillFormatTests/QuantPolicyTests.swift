@@ -8,12 +8,13 @@ import XCTest
 final class QuantPolicyTests: XCTestCase {
     func testProjectionsTakeTheRequestedType() {
         for q in QuantType.allCases {
-            XCTAssertEqual(QuantPolicy(requested: q).type(for: "x.in_proj.weight", shape: [512, 128], role: .projection), q)
+            let want: QuantType = q == .int4 ? .int4k : q  // `--quant int4` stores int4k (format 2.4)
+            XCTAssertEqual(QuantPolicy(requested: q).type(for: "x.in_proj.weight", shape: [512, 128], role: .projection), want)
         }
     }
 
     func testEmbeddingAndHeadAreAtLeastInt8() {
-        let expected: [QuantType: QuantType] = [.f32: .f32, .f16: .f16, .int8: .int8, .int4: .int8]
+        let expected: [QuantType: QuantType] = [.f32: .f32, .f16: .f16, .int8: .int8, .int4: .int8, .int4k: .int8]
         for (q, want) in expected {
             for role in [TensorRole.embedding, .head] {
                 XCTAssertEqual(QuantPolicy(requested: q).type(for: "e", shape: [2048, 128], role: role), want, "\(q) \(role)")
@@ -31,8 +32,8 @@ final class QuantPolicyTests: XCTestCase {
         let p = QuantPolicy(requested: .int4)
         XCTAssertEqual(p.type(for: "x.dt_proj.weight", shape: [256, 8], role: .projection), .f32)
         XCTAssertEqual(p.type(for: "x.dt_proj.weight", shape: [256, 31], role: .projection), .f32)
-        XCTAssertEqual(p.type(for: "x.dt_proj.weight", shape: [256, 32], role: .projection), .int4)
-        XCTAssertEqual(p.type(for: "x.dt_proj.weight", shape: [256, 33], role: .projection), .int4, "a partial last block is padded")
+        XCTAssertEqual(p.type(for: "x.dt_proj.weight", shape: [256, 32], role: .projection), .int4k)
+        XCTAssertEqual(p.type(for: "x.dt_proj.weight", shape: [256, 33], role: .projection), .int4k, "a partial last block is padded")
         XCTAssertEqual(QuantPolicy(requested: .f16).type(for: "x.dt_proj.weight", shape: [256, 8], role: .projection), .f16)
     }
 
@@ -60,8 +61,24 @@ final class QuantPolicyTests: XCTestCase {
     func testGlobStarAndQuestionMark() {
         let p = QuantPolicy(requested: .int4, overrides: [("layers.?.mixer.*_proj.weight", .f16)])
         XCTAssertEqual(p.type(for: "layers.3.mixer.out_proj.weight", shape: [64, 64], role: .projection), .f16)
-        XCTAssertEqual(p.type(for: "layers.12.mixer.out_proj.weight", shape: [64, 64], role: .projection), .int4)
-        XCTAssertEqual(p.type(for: "layers.3.mixer.out_proj.bias", shape: [64, 64], role: .projection), .int4)
+        XCTAssertEqual(p.type(for: "layers.12.mixer.out_proj.weight", shape: [64, 64], role: .projection), .int4k)
+        XCTAssertEqual(p.type(for: "layers.3.mixer.out_proj.bias", shape: [64, 64], role: .projection), .int4k)
+    }
+
+    /// `--quant int4` stores projections as int4k (format 2.4); the symmetric int4 remains an
+    /// override's choice; int4k asked by name behaves as int4.
+    func testInt4RequestStoresInt4KAndOverridesReachInt4() {
+        let p = QuantPolicy(requested: .int4, overrides: [("layers.1.*", .int4)])
+        XCTAssertEqual(p.type(for: "layers.0.a.weight", shape: [64, 64], role: .projection), .int4k)
+        XCTAssertEqual(p.type(for: "layers.1.a.weight", shape: [64, 64], role: .projection), .int4)
+        XCTAssertEqual(p.type(for: "embed.weight", shape: [64, 64], role: .embedding), .int8)
+        let k = QuantPolicy(requested: .int4k)
+        XCTAssertEqual(k.type(for: "layers.0.a.weight", shape: [64, 64], role: .projection), .int4k)
+        XCTAssertEqual(k.type(for: "embed.weight", shape: [64, 64], role: .head), .int8)
+        XCTAssertEqual(QuantPolicy.parseOverride("x=Q4K")?.type, .int4k)
+        XCTAssertEqual(p.type(for: "layers.0.attn.qkv.weight", shape: [64, 64], role: .sensitive), .int8)
+        XCTAssertEqual(QuantPolicy(requested: .int8).type(for: "l.0.in_proj.weight", shape: [64, 64], role: .sensitive), .int8)
+        XCTAssertEqual(QuantPolicy(requested: .f16).type(for: "l.0.in_proj.weight", shape: [64, 64], role: .sensitive), .f16)
     }
 
     // MARK: - TransNormerLLM slopes

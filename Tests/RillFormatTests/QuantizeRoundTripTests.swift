@@ -152,4 +152,77 @@ final class QuantizeRoundTripTests: XCTestCase {
         let bad = (0..<32).filter { !(abs(x[$0] - out[$0]) <= d * 1.001) }
         XCTAssertEqual(bad, [], "|d| = \(d); element \(bad.first ?? 0) = \(x[bad.first ?? 0]) came back as \(out[bad.first ?? 0])")
     }
+
+    // MARK: - int4k
+
+    /// Each element within one step of its block's 16-level grid spanning min(0, lo)…hi, plus
+    /// the rounding of the 8-bit codes (D and M, the row's units), on the hostile matrices (a
+    /// zero block, a block with a 3e4, a block of tiny values).
+    func testInt4KRoundTripWithinOneGridStep() {
+        for rows in Self.rowsCases {
+            for cols in Self.colsCases {
+                let x = Self.matrix(rows: rows, cols: cols, seed: 40 &+ UInt64(rows * 1000 + cols))
+                let t = OwnedTensor(name: "t", shape: [rows, cols], type: .int4k, values: x)
+                var out = [Float](repeating: .nan, count: cols)
+                for r in 0..<rows {
+                    out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
+                    let rs = t.view.int4KRowScales(row: r)
+                    for b in 0..<((cols + 31) / 32) {
+                        let range = (b * 32)..<min(cols, b * 32 + 32)
+                        let v = range.map { x[r * cols + $0] }
+                        let step = (v.max()! - min(0, v.min()!)) / 15
+                        for j in range {
+                            let err = abs(x[r * cols + j] - out[j])
+                            XCTAssertLessThanOrEqual(err, step + rs.d + rs.m + abs(x[r * cols + j]) * 0x1p-20, "[\(rows), \(cols)] (\(r), \(j))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The reason for the type: on random rows of odd widths, int4k's squared error is below
+    /// int4's (which stores a f32 scale per block, half a bit a weight more).
+    func testInt4KErrorIsBelowInt4s() {
+        var rng = SplitMix64(seed: 41)
+        for cols in [33, 95, 257, 1000] {
+            let rows = 9
+            let x = rng.floats(rows * cols)
+            func squaredError(_ type: QuantType) -> Double {
+                let t = OwnedTensor(name: "t", shape: [rows, cols], type: type, values: x)
+                var out = [Float](repeating: 0, count: cols), e = 0.0
+                for r in 0..<rows {
+                    out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
+                    for j in 0..<cols { e += Double(x[r * cols + j] - out[j]) * Double(x[r * cols + j] - out[j]) }
+                }
+                return e
+            }
+            XCTAssertLessThan(squaredError(.int4k), squaredError(.int4), "cols \(cols)")
+        }
+    }
+
+    /// Zero rows: D = M = 0, every element decodes to 0. Constant positive and negative rows
+    /// decode within a step.
+    func testInt4KZeroAndConstantRows() {
+        var x = [Float](repeating: 0, count: 3 * 40)
+        for j in 0..<40 { x[40 + j] = 0.75; x[80 + j] = -2 }
+        let t = OwnedTensor(name: "t", shape: [3, 40], type: .int4k, values: x)
+        XCTAssertEqual(t.view.int4KRowScales(row: 0), Int4KRowScales(d: 0, m: 0))
+        var out = [Float](repeating: .nan, count: 40)
+        for r in 0..<3 {
+            out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
+            for j in 0..<40 { XCTAssertEqual(out[j], x[r * 40 + j], accuracy: 2.0 / 15 + 1e-6, "row \(r) element \(j)") }
+        }
+    }
+
+    /// A block of 1e30 among 0.5s: everything stays finite; the huge block is kept to its step.
+    func testInt4KHugeBlockStaysFinite() {
+        var x = [Float](repeating: 0.5, count: 64)
+        x[3] = 1e30
+        let t = OwnedTensor(name: "t", shape: [1, 64], type: .int4k, values: x)
+        var out = [Float](repeating: .nan, count: 64)
+        out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
+        XCTAssert(out.allSatisfy(\.isFinite))
+        XCTAssertEqual(out[3], 1e30, accuracy: 1e30 * 1e-6)
+    }
 }

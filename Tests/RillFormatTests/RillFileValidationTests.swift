@@ -312,7 +312,15 @@ final class RillFileValidationTests: XCTestCase {
 
     /// A code a newer minor version may add: an older reader refuses the file by name.
     func testUnknownTypeCodeIsRefused() throws {
-        try assertEntryPatchFails(0, field: "tensor 'w.f32'.type") { b, e, _ in b[e.type] = 4 }
+        for code: UInt8 in [5, 255] {  // 4 is int4k since 2.4
+            try assertEntryPatchFails(0, field: "tensor 'w.f32'.type") { b, e, _ in b[e.type] = code }
+        }
+    }
+
+    /// An int4 tensor relabelled int4k (code 4) has int4's byte count, not int4k's: refused on
+    /// its length before any kernel reads it.
+    func testInt4KTypeCodeWithTheWrongLengthIsRefused() throws {
+        try assertEntryPatchFails(0, field: "tensor 'w.f32'.length") { b, e, _ in b[e.type] = 4 }
     }
 
     func testRankZeroAndRankFiveAreRefused() throws {

@@ -27,6 +27,9 @@ final class TensorLayoutTests: XCTestCase {
             (.int4, [1, 33], 2, 160, 160),  // one unit of two blocks: 8 scales + 4 × 32 bytes
             (.int4, [7, 257], 9, 720, 1440),  // 4 pair units + 1 single, two groups
             (.int4, [4, 32], 1, 80, 80),
+            (.int4k, [1, 33], 2, 176, 176),  // 4 rows' D and M, then one pair unit: 16 codes + 4 × 32 bytes
+            (.int4k, [7, 257], 9, 680, 1360),  // 32 + 4 × 144 + 72, two groups
+            (.int4k, [4, 32], 1, 104, 104),
         ]
         for (type, shape, nb, gb, bc) in cases {
             let l = TensorLayout(type: type, shape: shape)!
@@ -113,5 +116,41 @@ final class TensorLayoutTests: XCTestCase {
         XCTAssertEqual(q4.blockOffsets(row: 2, block: 2).scale, 160 + 8)
         XCTAssertEqual(q4.blockOffsets(row: 2, block: 2).quants, 160 + 16 + 32)
         XCTAssertEqual(q4.blockOffsets(row: 4, block: 0).scale, 240)
+    }
+
+    /// int4k (§6.5), a row whose two blocks lie on 16-level grids: block 0 spans −1…2 (d = 0.2,
+    /// minimum 1), block 1 holds one 3 (d = 0.2, minimum 0, the range always includes 0). The
+    /// row's D = 0.2/255 and M = 1/255, so both scale codes are 255, block 0's minimum code 255
+    /// and block 1's 0. Nibbles: −1 → 0, 2 → 15, 0.6 → 8, 0 → 5 in block 0; 3 → 15 and the
+    /// padding (the level nearest 0) → 0 in block 1.
+    func testInt4KBytesAndCodes() {
+        var x = [Float](repeating: 0, count: 33)
+        x[0] = -1; x[1] = 2; x[16] = 0.6; x[32] = 3
+        let t = OwnedTensor(name: "t", shape: [1, 33], type: .int4k, values: x)
+        let b = storedBytes(t)
+        XCTAssertEqual(b.count, 176)
+        XCTAssertEqual(Float(bitPattern: b.u32(at: 0)), 0.2 / 255, accuracy: 1e-9, "row 0's D")
+        XCTAssertEqual(Float(bitPattern: b.u32(at: 4)), 1 / 255, accuracy: 1e-9, "row 0's M")
+        XCTAssert(b[8..<32].allSatisfy { $0 == 0 }, "padding rows' D and M")
+        XCTAssertEqual(Array(b[32..<36]), [255, 255, 255, 0], "row 0: scale and minimum codes of blocks 0 and 1")
+        XCTAssert(b[36..<48].allSatisfy { $0 == 0 }, "padding rows' codes")
+        XCTAssertEqual(Array(b[48..<51]), [0x80, 0x5F, 0x55], "block 0: (x0, x16), (x1, x17), (x2, x18)")
+        XCTAssert(b[51..<64].allSatisfy { $0 == 0x55 }, "block 0's zeros are level 5")
+        XCTAssertEqual(b[64], 0x0F, "block 1: x32 → 15, its padding element 48 → 0")
+        XCTAssert(b[65..<176].allSatisfy { $0 == 0 }, "block 1's padding, then the padding rows' quants")
+        let l = t.view.layout
+        XCTAssertEqual(l.blockOffsets(row: 0, block: 1).scale, 34)
+        XCTAssertEqual(l.blockOffsets(row: 0, block: 1).quants, 64)
+        var out = [Float](repeating: .nan, count: 33)
+        out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(0, into: $0) }
+        for j in 0..<33 { XCTAssertEqual(out[j], x[j], accuracy: 1e-6, "element \(j)") }
+        let odd = TensorLayout(type: .int4k, shape: [5, 96])!  // a pair unit, then a single one
+        XCTAssertEqual(odd.groupBytes, 32 + 144 + 72)
+        XCTAssertEqual(odd.blockOffsets(row: 1, block: 1).scale, 32 + 6)
+        XCTAssertEqual(odd.blockOffsets(row: 1, block: 1).quants, 32 + 16 + 32 + 16)
+        XCTAssertEqual(odd.blockOffsets(row: 2, block: 2).scale, 32 + 144 + 4)
+        XCTAssertEqual(odd.blockOffsets(row: 2, block: 2).quants, 32 + 144 + 8 + 32)
+        XCTAssertEqual(odd.rowScalesOffset(row: 4), 248)
+        XCTAssertEqual(odd.blockOffsets(row: 4, block: 0).scale, 248 + 32)
     }
 }

@@ -24,7 +24,7 @@ final class MatVecQ8Tests: XCTestCase {
     /// single-block unit): each row as in the whole-matrix call, bit for bit, and nothing
     /// written outside the range.
     func testEveryRowRangeEqualsTheWholeCall() {
-        for type in [QuantType.int8, .int4] {
+        for type in [QuantType.int8, .int4, .int4k] {
             var rng = SplitMix64(seed: 26)
             let rows = 11, cols = 97
             let w = OwnedTensor(name: "w", shape: [rows, cols], type: type, values: rng.floats(rows * cols))
@@ -54,7 +54,7 @@ final class MatVecQ8Tests: XCTestCase {
     /// (blocks + 2) · ε · Σ_b |d_w d_x Σ_i q_w q_x| ≤ (cols + 4) · ε · Σ_j |W x_q| (dequantised).
     func testMatchesReferenceOnOddShapes() {
         var rng = SplitMix64(seed: 12)
-        for type in [QuantType.int8, .int4] {
+        for type in [QuantType.int8, .int4, .int4k] {
             for rows in oddRowCounts {
                 for cols in oddColumnCounts {
                     let w = OwnedTensor(name: "w", shape: [rows, cols], type: type, values: rng.floats(rows * cols))
@@ -76,7 +76,7 @@ final class MatVecQ8Tests: XCTestCase {
     /// at most Σ_j |W[r,j]| · d_x(j) / 2, to the float rounding bound.
     func testErrorFromActivationRoundingIsBounded() {
         var rng = SplitMix64(seed: 13)
-        for type in [QuantType.int8, .int4] {
+        for type in [QuantType.int8, .int4, .int4k] {
             let rows = 17, cols = 257
             let w = OwnedTensor(name: "w", shape: [rows, cols], type: type, values: rng.floats(rows * cols))
             let x = rng.floats(cols)

@@ -50,6 +50,7 @@ final class MatVecTests: XCTestCase {
     func testF16MatchesReferenceOnOddShapes() { checkAgainstReference(.f16, seed: 2) }
     func testInt8MatchesReferenceOnOddShapes() { checkAgainstReference(.int8, seed: 3) }
     func testInt4MatchesReferenceOnOddShapes() { checkAgainstReference(.int4, seed: 4) }
+    func testInt4KMatchesReferenceOnOddShapes() { checkAgainstReference(.int4k, seed: 7) }
 
     /// ±1e4 weights and activations: products of 1e8, sums near 1e10, still well inside Float.
     func testExtremeValuesStayWithinRoundingBound() {

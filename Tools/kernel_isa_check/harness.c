@@ -35,6 +35,36 @@ static uint8_t *pack(const void *quants, const float *sc, int rows, int nb, int 
     return out;
 }
 
+// int4k (§6.5): planar nibbles (r·nb·16), codes (r·nb·2: scale, minimum) and row scales (r·2:
+// D, M) into groups: the rows' D and M, then units of two blocks (one for an odd row's last):
+// the four rows' codes, then their quants.
+static uint8_t *pack_q4k(const uint8_t *q, const uint8_t *codes, const float *dm, int rows, int nb) {
+    const int groups = (rows + 3) / 4;
+    const size_t gb = 32 + (size_t)nb * 4 * 18;
+    uint8_t *out = calloc(groups * gb, 1), *p = out;
+    for (int g = 0; g < groups; g++) {
+        for (int k = 0; k < 4; k++) {
+            const int r = 4 * g + k;
+            if (r < rows) memcpy(p, dm + 2 * r, 8);
+            p += 8;
+        }
+        for (int b0 = 0; b0 < nb; b0 += 2) {
+            const int w = nb - b0 < 2 ? nb - b0 : 2;
+            for (int k = 0; k < 4; k++) for (int i = 0; i < w; i++) {
+                const int r = 4 * g + k;
+                if (r < rows) memcpy(p, codes + ((size_t)r * nb + b0 + i) * 2, 2);
+                p += 2;
+            }
+            for (int k = 0; k < 4; k++) for (int i = 0; i < w; i++) {
+                const int r = 4 * g + k;
+                if (r < rows) memcpy(p, q + ((size_t)r * nb + b0 + i) * 16, 16);
+                p += 16;
+            }
+        }
+    }
+    return out;
+}
+
 int main(void) {
     int bad = 0, checks = 0;
     int rowsList[] = {1, 3, 4, 5, 17}, nbList[] = {1, 2, 3, 7, 24, 257, 258};  // 257, 258: past the q4 kernel's stack-prepared pairs
@@ -64,6 +94,20 @@ int main(void) {
         UNTOUCHED("q4q8")
         for (int r = r0; r < rows; r++) { double ref = 0; for (int b = 0; b < nb; b++) { long t = 0; const uint8_t *q = w4 + (r*nb+b)*16; for (int i = 0; i < 32; i++) { int n = i < 16 ? (q[i] & 15) : (q[i-16] >> 4); t += (n - 8) * x8[b*32+i]; } ref += (double)t * ws[r*nb+b] * xs[b]; }
             checks++; if (fabs(y[r] - ref) > 1e-4 * (fabs(ref) + 100)) { bad++; printf("q4q8 rows %d nb %d r %d: %f vs %f\n", rows, nb, r, y[r], ref); } }
+        // q4k x q8: the same nibbles, random codes and row scales
+        {
+            uint8_t *codes = malloc(rows * nb * 2); float *dm = malloc(rows * 8);
+            for (int i = 0; i < rows * nb * 2; i++) codes[i] = (uint8_t)rnd();
+            for (int r = 0; r < rows; r++) { dm[2 * r] = (rnd() % 1000) / 250000.0f + 1e-5f; dm[2 * r + 1] = (rnd() % 1000) / 100000.0f; }
+            uint8_t *pk = pack_q4k(w4, codes, dm, rows, nb);
+            for (int r = 0; r < rows; r++) y[r] = NAN;
+            rill_matvec_q4k_q8(pk, x8, xs, nb, r0, rows, y);
+            UNTOUCHED("q4kq8")
+            for (int r = r0; r < rows; r++) { double ref = 0, mag = 0; for (int b = 0; b < nb; b++) { long t = 0, xsum = 0; const uint8_t *q = w4 + (r*nb+b)*16; for (int i = 0; i < 32; i++) { int n = i < 16 ? (q[i] & 15) : (q[i-16] >> 4); t += n * x8[b*32+i]; xsum += x8[b*32+i]; mag += (n * (double)dm[2*r] * codes[(r*nb+b)*2] + (double)dm[2*r+1] * codes[(r*nb+b)*2+1]) * fabs((double)x8[b*32+i]) * xs[b]; }
+                    ref += (double)dm[2*r] * codes[(r*nb+b)*2] * xs[b] * t - (double)dm[2*r+1] * codes[(r*nb+b)*2+1] * xs[b] * xsum; }
+                checks++; if (fabs(y[r] - ref) > 1e-5 * (mag + 1)) { bad++; printf("q4kq8 rows %d nb %d r %d: %f vs %f\n", rows, nb, r, y[r], ref); } }
+            free(codes); free(dm); free(pk);
+        }
         // q16 quantise + q8 x q16
         float *x16s = malloc(nb * 4);
         rill_quantize_q16(xf, cols - 3, x16, x16s);

@@ -27,7 +27,12 @@ check host gcc -march=native --
 if command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null; then
     check arm64-neon aarch64-linux-gnu-gcc -march=armv8-a -static -- qemu-aarch64
     check arm64-dotprod aarch64-linux-gnu-gcc -march=armv8.2-a+dotprod -static -- qemu-aarch64
+elif root="${RILL_ARM64_ROOT:-/var/cache/rill-arm64-root}"; command -v clang >/dev/null && [ -f "$root/usr/lib/aarch64-linux-gnu/libc.a" ]; then
+    # clang (any build targets aarch64) against the arm64 root of Tools/aarch64/make_root.sh,
+    # run by binfmt's qemu-aarch64.
+    check arm64-neon clang --target=aarch64-linux-gnu --sysroot="$root" -fuse-ld=lld -static -march=armv8-a --
+    check arm64-dotprod clang --target=aarch64-linux-gnu --sysroot="$root" -fuse-ld=lld -static -mcpu=cortex-a76 --
 else
-    echo "skipped arm64: install gcc-aarch64-linux-gnu and qemu-user"
+    echo "skipped arm64: install gcc-aarch64-linux-gnu and qemu-user, or make the arm64 root (Tools/aarch64/make_root.sh)"
 fi
 exit $status

@@ -35,6 +35,13 @@ void rill_matvec_q8_q8(const uint8_t *w, const int8_t *xq, const float *xs,
 void rill_matvec_q4_q8(const uint8_t *w, const int8_t *xq, const float *xs,
                        size_t nb, size_t r0, size_t r1, float *y);
 
+/// y[r] = D_r · Σ_b (s[r, b] · xs[b]) · Σ_i n[r, b, i] · xq[b, i] − M_r · Σ_b (m[r, b] · xs[b]) · Σ_i xq[b, i]
+/// for int4k weights (the grouped layout with each row's f32 D and M first, u8 block scale s and
+/// minimum m codes, unsigned nibbles n: `Formats/rill.md` §6.5), r in [r0, r1). Integer sums
+/// exact; the float order is fixed per build; only y[r0..<r1] is written.
+void rill_matvec_q4k_q8(const uint8_t *w, const int8_t *xq, const float *xs,
+                        size_t nb, size_t r0, size_t r1, float *y);
+
 /// Quantises x[0..<cols] to int16 blocks of 32: d = max|x| / 32767, q = round(x / d) (ties to
 /// even), quants zero past cols up to the block end. A block whose d is below FLT_MIN gets zero
 /// quants; a block holding ±inf or NaN gets a NaN scale (so every product with it is NaN).
