@@ -38,6 +38,8 @@ enum JSONValue: Decodable, Equatable {
     /// one reported. (Foundation's JSON5 mode would read them too, but it traps on some
     /// malformed input, which a hostile file must never do.)
     static func object(from data: Data, path: String) throws(RillFileError) -> [String: JSONValue] {
+        // Swift 6.0's JSONDecoder traps on some bad keys: see checkJSONBytes.
+        do { try checkJSONBytes(data) } catch { throw .badJSON(path: path, field: "config", reason: "\(error)") }
         do {
             return try JSONDecoder().decode([String: JSONValue].self, from: data)
         } catch {

@@ -257,6 +257,6 @@ func chatTemplate(in directory: String) throws -> String? {
 /// a boolean.
 func addBOSToken(_ path: String) -> Bool? {
     struct Probe: Decodable { let add_bos_token: Bool? }
-    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    guard let data = FileManager.default.contents(atPath: path), (try? checkJSONBytes(data)) != nil else { return nil }
     return (try? JSONDecoder().decode(Probe.self, from: data))?.add_bos_token
 }

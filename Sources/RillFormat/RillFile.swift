@@ -26,6 +26,7 @@ public final class RillFile: @unchecked Sendable {
             throw .checksumMismatch(path: path, field: "metadata", expected: header.metadataXXH64, found: metaSum)
         }
         do {
+            try checkJSONBytes(metaBytes)  // Swift 6.0's JSONDecoder traps on some bad keys
             metadata = try JSONDecoder().decode(RillMetadata.self, from: Data(metaBytes))
         } catch {
             throw .badJSON(path: path, field: "metadata", reason: describeDecodingError(error))

@@ -93,6 +93,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         let json = Data(UnsafeRawBufferPointer(start: mapping.base + 8, count: Int(n)))
         let raw: [String: SafetensorsHeaderEntry]
         do {
+            try checkJSONBytes(json)  // Swift 6.0's JSONDecoder traps on some bad keys
             raw = try JSONDecoder().decode([String: SafetensorsHeaderEntry].self, from: json)
         } catch {
             throw .badJSON(path: path, field: "header", reason: describeDecodingError(error))
@@ -179,7 +180,10 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
             guard let data = fm.contents(atPath: indexPath) else { throw .io(path: indexPath, operation: "read", errno: errno) }
             struct Index: Decodable { let weight_map: [String: String] }
             let index: Index
-            do { index = try JSONDecoder().decode(Index.self, from: data) } catch {
+            do {
+                try checkJSONBytes(data)  // Swift 6.0's JSONDecoder traps on some bad keys
+                index = try JSONDecoder().decode(Index.self, from: data)
+            } catch {
                 throw .badJSON(path: indexPath, field: "weight_map", reason: describeDecodingError(error))
             }
             var files: [SafetensorsFile] = []

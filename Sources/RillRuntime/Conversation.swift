@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import RillFormat
 import RillTokenizer
 
 /// A chat on one session whose history is never read twice.
@@ -145,6 +146,9 @@ public struct Conversation {
 
     public mutating func load(from path: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: path + ".json"))
+        do { try checkJSONBytes(data) } catch {  // Swift 6.0's JSONDecoder traps on some bad keys
+            throw StateFileError.corrupted(path: path + ".json", field: "(file)", reason: "\(error)")
+        }
         let record = try JSONDecoder().decode(Record.self, from: data)
         try StateFile.load(into: session, sampler: nil, from: path)
         guard session.position == record.tokens.count else {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import RillFormat
 import RillRuntime
 import RillTokenizer
 
@@ -130,7 +131,9 @@ struct Handlers: Sendable {
             throw APIError.tooLarge(limit: server.options.maxBodyBytes)
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
+            let data = Data(buffer: buffer)
+            try checkJSONBytes(data)  // Swift 6.0's JSONDecoder traps on some bad keys
+            return try JSONDecoder().decode(T.self, from: data)
         } catch {
             let (message, param) = describeRequestError(error)
             throw APIError.invalid(message, param: param)

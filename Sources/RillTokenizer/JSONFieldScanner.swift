@@ -214,7 +214,8 @@ struct JSONFieldScanner {
         return try Self.unescape(bytes[start..<(stop - 1)], field: field())
     }
 
-    /// Resolves `\" \\ \/ \b \f \n \r \t \uXXXX` (surrogate pairs joined; a lone one is U+FFFD).
+    /// Resolves `\" \\ \/ \b \f \n \r \t \uXXXX` (surrogate pairs joined; a lone one is U+FFFD,
+    /// though `TokenizerJSON.decode` has refused lone ones already, with `checkJSONBytes`).
     private static func unescape(_ raw: ArraySlice<UInt8>, field: @autoclosure () -> String) throws(TokenizerError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)

@@ -1,4 +1,5 @@
 import Foundation
+import RillFormat
 
 // MARK: - The parts of tokenizer.json that Rill reads (unknown fields are ignored)
 
@@ -125,6 +126,8 @@ extension TokenizerJSON {
     /// `vocabLimit` / `mergesLimit` bound the two large fields while they are read.
     static func decode(_ bytes: [UInt8], vocabLimit: Int, mergesLimit: Int) throws(TokenizerError) -> TokenizerJSON {
         var json: TokenizerJSON
+        // Swift 6.0's JSONDecoder traps on some bad keys: see checkJSONBytes.
+        do { try checkJSONBytes(bytes) } catch { throw .badJSON(field: "(root)", reason: "\(error)") }
         do {
             json = try JSONDecoder().decode(TokenizerJSON.self, from: Data(bytes))
         } catch let error as DecodingError {

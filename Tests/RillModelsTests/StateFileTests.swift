@@ -2,6 +2,7 @@ import Foundation
 import RillFormat
 import RillModels
 import RillRuntime
+import RillTokenizer
 import XCTest
 
 /// Saving and restoring a session's whole state (`Formats/state.md`).
@@ -98,6 +99,21 @@ final class StateFileTests: XCTestCase {
         try StateFile.save(session: other, sampler: nil, to: path)
         XCTAssertThrowsError(try StateFile.load(into: target, sampler: nil, from: path)) { error in
             guard case StateFileError.wrongModel = error else { return XCTFail("\(error)") }
+        }
+    }
+
+    /// The conversation record beside a state file (`FILE.json`, read by `/load`) is checked
+    /// before Swift 6.0's JSONDecoder sees it: a lone surrogate escape in a key is an error
+    /// naming the file, not a stop of the process.
+    func testConversationRecordWithALoneSurrogateKeyIsCorrupted() throws {
+        let model = try Model(path: try ConvertedFixtures.path("mamba-tiny", .f32))
+        var chat = Conversation(model: model, session: Session(model: model, threads: 1), template: ChatTemplate.plain)
+        let path = temporaryDirectory("state").path + ".rstate"
+        defer { unlink(path + ".json") }
+        try Data(#"{"\uDBFF": 1, "messages": [], "tokens": []}"#.utf8).write(to: URL(fileURLWithPath: path + ".json"))
+        XCTAssertThrowsError(try chat.load(from: path)) { error in
+            XCTAssertEqual(error as? StateFileError, .corrupted(
+                path: path + ".json", field: "(file)", reason: "a \\u escape of a high surrogate without its low surrogate at byte 2"))
         }
     }
 

@@ -272,6 +272,12 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(unknown.error["code"] as? String, "model_not_found")
         let badUTF8 = try await send(r, .POST, "/v1/completions", body: Data([0x7B, 0x22, 0x70, 0xFF, 0xFE, 0x22, 0x7D]))
         XCTAssertEqual(badUTF8.status, 400)
+        XCTAssertEqual(badUTF8.error["message"] as? String, "The body is not valid JSON: invalid UTF-8 at byte 3")
+        // A lone surrogate escape in a key: Swift 6.0's JSONDecoder would stop the process.
+        let loneSurrogate = try await post(r, "/v1/completions", #"{"\uD800": 1, "prompt": "x"}"#)
+        XCTAssertEqual(loneSurrogate.status, 400)
+        XCTAssertEqual(loneSurrogate.error["message"] as? String,
+                       "The body is not valid JSON: a \\u escape of a high surrogate without its low surrogate at byte 2")
         let big = try await post(r, "/v1/completions", #"{"prompt": ""# + String(repeating: "a", count: 10_000) + #""}"#)
         XCTAssertEqual(big.status, 413)
         XCTAssertEqual(big.error["code"] as? String, "request_too_large")

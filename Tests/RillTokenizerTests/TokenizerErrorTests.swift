@@ -77,6 +77,40 @@ final class TokenizerErrorTests: XCTestCase {
         guard case .badJSON? = loadError([]) else { return XCTFail("expected badJSON for empty input") }
     }
 
+    /// Swift 6.0's JSONDecoder stops the process on these in object keys (see
+    /// `checkJSONBytes`); they are refused first, in keys and in values alike, with the byte
+    /// offset. The fixture is edited as text so that the damage sits inside a real file.
+    func testInvalidUTF8OrLoneSurrogateInAKeyOrValueIsBadJSON() throws {
+        let good = try MambaTinyFixture.bytes("tokenizer.json")
+        let text = String(decoding: good, as: UTF8.self)
+        let key = try XCTUnwrap(text.range(of: "\"model\""))
+        let keyOffset = text.utf8.distance(from: text.startIndex, to: key.lowerBound) + 1  // inside the quotes
+        let value = try XCTUnwrap(text.range(of: "\"BPE\""))
+        let valueOffset = text.utf8.distance(from: text.startIndex, to: value.lowerBound) + 1
+        for (offset, insert, reason) in [
+            (keyOffset, [0xFF] as [UInt8], "invalid UTF-8 at byte \(keyOffset)"),
+            (valueOffset, [0xC3], "invalid UTF-8 at byte \(valueOffset)"),
+            (keyOffset, [0x01], "an unescaped control character in a string at byte \(keyOffset)"),
+            (keyOffset, Array(#"\uD800"#.utf8), "a \\u escape of a high surrogate without its low surrogate at byte \(keyOffset)"),
+            (valueOffset, Array(#"\uDBFFx"#.utf8), "a \\u escape of a high surrogate without its low surrogate at byte \(valueOffset)"),
+            (keyOffset, Array(#"\udc00"#.utf8), "a \\u escape of a low surrogate without a high surrogate before it at byte \(keyOffset)"),
+            (valueOffset, Array(#"\uDFFF"#.utf8), "a \\u escape of a low surrogate without a high surrogate before it at byte \(valueOffset)"),
+        ] {
+            var bytes = good
+            bytes.insert(contentsOf: insert, at: offset)
+            assertThrows(bytes, .badJSON(field: "(root)", reason: reason))
+        }
+    }
+
+    /// A surrogate pair and an escaped backslash before `u` are ordinary JSON: the file loads.
+    func testSurrogatePairAndEscapedBackslashAreAccepted() throws {
+        let bytes = try tinyTokenizerJSON()
+        var text = String(decoding: bytes, as: UTF8.self)
+        // An unknown top-level key is ignored; its name and value carry the escapes.
+        text.insert(contentsOf: #""x\ud83d\ude00\\uD800": "\\udc00\uD83D\uDE00", "#, at: text.index(after: text.startIndex))
+        XCTAssertNoThrow(try ByteLevelBPETokenizer(tokenizerJSON: Array(text.utf8)))
+    }
+
     /// A field of the wrong JSON type is named by its path.
     func testWrongFieldTypeNamesThePath() throws {
         let bytes = try editedFixture { root in editObject(&root, "model") { $0["vocab"] = "not an object" } }
