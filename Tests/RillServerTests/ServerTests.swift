@@ -316,18 +316,18 @@ final class ServerTests: XCTestCase {
         req.method = .POST
         req.headers.add(name: "Content-Type", value: "application/json")
         req.body = .bytes(ByteBuffer(string: #"{"prompt": "And", "max_tokens": 50000, "stream": true, "temperature": 1, "ignore_eos": true}"#))
-        let streaming = Task {
-            let res = try await r.client.execute(req, timeout: .seconds(120))
-            var iterator = res.body.makeAsyncIterator()
-            _ = try await iterator.next()  // the first event: the slot is busy
-            return res
-        }
-        let res = try await streaming.value
+        // The body's iterator stays alive until the busy check: AsyncHTTPClient cancels the
+        // request when it is dropped, and the server then frees the slot (which made this test
+        // fail in one full release run, the iterator having lived in a finished Task).
+        let res = try await r.client.execute(req, timeout: .seconds(120))
+        var iterator = res.body.makeAsyncIterator()
+        _ = try await iterator.next()  // the first event: the slot is busy
         let busy = try await post(r, "/v1/completions", #"{"prompt": "x", "max_tokens": 1}"#)
         XCTAssertEqual(busy.status, 503)
         XCTAssertEqual(busy.headers.first(name: "Retry-After"), "1")
         XCTAssertEqual(busy.error["code"] as? String, "server_busy")
-        _ = res  // drop the response: its connection closes below
+        withExtendedLifetime(iterator) {}  // drop the response: its connection closes below
+        _ = res
         try await r.client.shutdown()  // closes the streaming connection
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var freed = false
