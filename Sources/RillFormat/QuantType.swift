@@ -1,8 +1,9 @@
 /// How one tensor's elements are stored in a `.rill` file.
 ///
 /// The raw values are the type codes written in the tensor table (`Formats/rill.md` §5).
-/// `int8` and `int4` are block-quantised along the last (input) dimension: each run of
-/// ``QuantType/blockSize`` consecutive elements of a row shares one `Float32` scale.
+/// `int8`, `int4` and `int4k` are block-quantised along the last (input) dimension: each run of
+/// ``QuantType/blockSize`` consecutive elements of a row shares one `Float32` scale (int4k: a
+/// `UInt8` scale code and minimum code against the row's two `Float32` scales).
 public enum QuantType: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertible {
     /// IEEE-754 binary32, row-major.
     case f32 = 0

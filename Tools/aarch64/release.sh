@@ -67,7 +67,12 @@ for cpu_name in "${cpus[@]}"; do
     cp "$ROOT/tmp/$name" "$DIST/$name"
 done
 EXTRA_ENV=()
-(cd "$DIST" && sha256sum rill-linux-arm64* >SHA256SUMS)
+# The binaries in $DIST (this run's and earlier ones'), not the reports written beside them.
+binaries=()
+for f in "$DIST"/rill-linux-arm64 "$DIST"/rill-linux-arm64-cortex-a76; do
+    if [ -f "$f" ]; then binaries+=("$(basename "$f")"); fi
+done
+(cd "$DIST" && sha256sum "${binaries[@]}" >SHA256SUMS)
 
 # 2. The clean root: no Swift, only the two libraries the install note names.
 if [ ! -e "$CLEAN/.rill-clean-root-ready" ]; then
@@ -88,8 +93,8 @@ fi
 rm -rf "$CLEAN/opt/rill-test"; mkdir -p "$CLEAN/opt/rill-test/Tests/Fixtures"
 cp -r "$REPO/Tests/Fixtures/mamba-tiny" "$CLEAN/opt/rill-test/Tests/Fixtures/"
 status=0
-for f in "$DIST"/rill-linux-arm64*; do
-    name=$(basename "$f")
+for name in "${binaries[@]}"; do
+    f="$DIST/$name"
     cp "$f" "$CLEAN/opt/rill-test/$name"
     report="$DIST/$name.install-test.txt"
     {
