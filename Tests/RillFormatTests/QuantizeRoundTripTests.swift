@@ -225,4 +225,27 @@ final class QuantizeRoundTripTests: XCTestCase {
         XCTAssert(out.allSatisfy(\.isFinite))
         XCTAssertEqual(out[3], 1e30, accuracy: 1e30 * 1e-6)
     }
+
+    /// The converter encodes int4k rows on every core: each row's bytes are those of
+    /// `quantizeRowInt4K` on that row alone.
+    func testInt4KTensorEqualsItsRowsEncodedOneByOne() {
+        var rng = SplitMix64(seed: 42)
+        let rows = 37, cols = 100, nb = 4
+        let x = rng.floats(rows * cols)
+        let t = OwnedTensor(name: "t", shape: [rows, cols], type: .int4k, values: x)
+        var quants = [UInt8](repeating: 0, count: nb * 16), codes = [UInt8](repeating: 0, count: 2 * nb)
+        for r in 0..<rows {
+            let rs = x.withUnsafeBufferPointer { p in
+                quantizeRowInt4K(UnsafeBufferPointer(rebasing: p[(r * cols)..<((r + 1) * cols)]), quants: &quants, codes: &codes)
+            }
+            XCTAssertEqual(t.view.int4KRowScales(row: r), rs, "row \(r)")
+            for b in 0..<nb {
+                let at = t.view.layout.blockOffsets(row: r, block: b)
+                let stored = (0..<16).map { t.view.base.load(fromByteOffset: at.quants + $0, as: UInt8.self) }
+                XCTAssertEqual(stored, Array(quants[(16 * b)..<(16 * b + 16)]), "row \(r) block \(b)")
+                XCTAssertEqual(t.view.base.load(fromByteOffset: at.scale, as: UInt8.self), codes[2 * b])
+                XCTAssertEqual(t.view.base.load(fromByteOffset: at.scale + 1, as: UInt8.self), codes[2 * b + 1])
+            }
+        }
+    }
 }
