@@ -47,8 +47,9 @@ public func quantizeRowInt4K(
         for i in 0..<count { v[i] = x[b * bs + i] }
         var best: (s: UInt8, m: UInt8) = (0, 0)
         var bestErr = Float.infinity
-        for s in codeCandidates(fits[b].d, scales.d) {
-            for m in codeCandidates(fits[b].m, scales.m) {
+        let sc = codeCandidates(fits[b].d, scales.d), mc = codeCandidates(fits[b].m, scales.m)
+        for s in sc.lo...sc.hi {
+            for m in mc.lo...mc.hi {
                 let ds = scales.d * Float(s), ms = scales.m * Float(m)
                 var err: Float = 0
                 for i in 0..<bs {
@@ -102,12 +103,12 @@ private func nearestLevel(_ x: Float, ds: Float, ms: Float) -> UInt8 {
     return t.isNaN ? 0 : UInt8(max(0, min(15, t)))
 }
 
-/// The codes just below and above `value / unit` (one when they coincide), within 0…255.
-private func codeCandidates(_ value: Float, _ unit: Float) -> [UInt8] {
-    guard unit > 0, value > 0 else { return [0] }
+/// The codes just below and above `value / unit` (equal when they coincide), within 0…255: a
+/// range of one or two, so the search allocates nothing per block.
+private func codeCandidates(_ value: Float, _ unit: Float) -> (lo: UInt8, hi: UInt8) {
+    guard unit > 0, value > 0 else { return (0, 0) }
     let r = value / unit
-    let lo = UInt8(max(0, min(255, r.rounded(.down)))), hi = UInt8(max(0, min(255, r.rounded(.up))))
-    return lo == hi ? [lo] : [lo, hi]
+    return (UInt8(max(0, min(255, r.rounded(.down)))), UInt8(max(0, min(255, r.rounded(.up)))))
 }
 
 /// The (d ≥ 0, m ≥ 0) of `v[i] ≈ d·n_i − m`, n_i ∈ 0…15, of least squared error over

@@ -48,14 +48,20 @@ public struct TensorView: @unchecked Sendable {
     /// minimum `M·m` (a nibble n decodes as `n · scale − min`).
     @inlinable
     public func int4KBlock(row r: Int, block b: Int) -> (quants: UnsafeRawPointer, scale: Float, min: Float) {
-        let at = layout.blockOffsets(row: r, block: b), head = layout.rowScalesOffset(row: r)
-        let rs = Int4KRowScales(
-            d: base.load(fromByteOffset: head, as: Float.self), m: base.load(fromByteOffset: head + 4, as: Float.self))
-        let s = base.load(fromByteOffset: at.scale, as: UInt8.self), m = base.load(fromByteOffset: at.scale + 1, as: UInt8.self)
-        return (base + at.quants, rs.d * Float(s), rs.m * Float(m))
+        let rs = int4KRowScales(row: r), c = int4KCodes(row: r, block: b)
+        return (c.quants, rs.d * Float(c.s), rs.m * Float(c.m))
+    }
+
+    /// Block `b` of row `r` of an int4k tensor as stored: its first quant byte, its scale code
+    /// and its minimum code.
+    @inlinable
+    public func int4KCodes(row r: Int, block b: Int) -> (quants: UnsafeRawPointer, s: UInt8, m: UInt8) {
+        let at = layout.blockOffsets(row: r, block: b)
+        return (base + at.quants, base.load(fromByteOffset: at.scale, as: UInt8.self), base.load(fromByteOffset: at.scale + 1, as: UInt8.self))
     }
 
     /// Row `r`'s two f32 scales (int4k).
+    @inlinable
     public func int4KRowScales(row r: Int) -> Int4KRowScales {
         let head = layout.rowScalesOffset(row: r)
         return Int4KRowScales(d: base.load(fromByteOffset: head, as: Float.self), m: base.load(fromByteOffset: head + 4, as: Float.self))

@@ -70,11 +70,10 @@ public func matVecReference(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: Uns
             let rs = w.int4KRowScales(row: r)
             for j in 0..<cols {
                 let b = j / bs, i = j % bs
-                let at = w.layout.blockOffsets(row: r, block: b)
-                let byte = w.base.load(fromByteOffset: at.quants + i % (bs / 2), as: UInt8.self)
+                let c = w.int4KCodes(row: r, block: b)
+                let byte = c.quants.load(fromByteOffset: i % (bs / 2), as: UInt8.self)
                 let n = i < bs / 2 ? byte & 0x0F : byte >> 4
-                let s = w.base.load(fromByteOffset: at.scale, as: UInt8.self), m = w.base.load(fromByteOffset: at.scale + 1, as: UInt8.self)
-                sum += int4KValue(n, scales: rs, s: s, m: m) * x[j]
+                sum += int4KValue(n, scales: rs, s: c.s, m: c.m) * x[j]
             }
         }
         y[r] = sum

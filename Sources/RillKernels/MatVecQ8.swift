@@ -133,11 +133,10 @@ public func matVecQ8Reference(_ w: TensorView, _ x: ActivationsQ8, _ y: UnsafeMu
             let rs = w.int4KRowScales(row: r)
             var sum: Float = 0, msum: Float = 0
             for b in 0..<nb {
-                let at = w.layout.blockOffsets(row: r, block: b)
-                let s = w.base.load(fromByteOffset: at.scale, as: UInt8.self), m = w.base.load(fromByteOffset: at.scale + 1, as: UInt8.self)
+                let (q, s, m) = w.int4KCodes(row: r, block: b)
                 var isum: Int32 = 0, xsum: Int32 = 0
                 for i in 0..<bs {
-                    let byte = w.base.load(fromByteOffset: at.quants + i % (bs / 2), as: UInt8.self)
+                    let byte = q.load(fromByteOffset: i % (bs / 2), as: UInt8.self)
                     let xi = Int32(x.quants[b * bs + i])
                     isum += Int32(i < bs / 2 ? byte & 0x0F : byte >> 4) * xi
                     xsum += xi
