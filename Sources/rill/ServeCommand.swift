@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Connections served at once (more wait in the listen backlog).")
     var maxConnections = 2048
 
+    @Option(help: "Connections the kernel holds waiting to be accepted (Linux caps it at net.core.somaxconn).")
+    var backlog = 4096
+
     @Option(name: [.customShort("t"), .long], help: "Kernel threads per slot (default: the cores divided among the slots).")
     var threads: Int?
 
@@ -72,6 +75,7 @@ struct Serve: AsyncParsableCommand {
         if let context, context < 2 || context > 1 << 24 { throw ValidationError("--ctx must be in 2…16777216") }
         if maxBodyKB < 1 { throw ValidationError("--max-body-kb must be ≥ 1") }
         if timeout < 1 { throw ValidationError("--timeout must be ≥ 1") }
+        if backlog < 1 || backlog > 65535 { throw ValidationError("--backlog must be in 1…65535") }
     }
 
     func run() async throws {
@@ -88,6 +92,7 @@ struct Serve: AsyncParsableCommand {
         options.maxBodyBytes = maxBodyKB << 10
         options.idleTimeoutSeconds = timeout
         options.maxConnections = maxConnections
+        options.backlog = backlog
         options.threadsPerSlot = threads
         if let chatTemplate {
             guard let text = try? String(contentsOfFile: chatTemplate, encoding: .utf8) else {
