@@ -7,10 +7,21 @@ public struct ConvertOptions: Sendable {
     public var quant: QuantType
     /// `PATTERN=TYPE` overrides, applied after the default policy.
     public var overrides: [(pattern: String, type: QuantType)]
+    /// Per tensor name, each column's mean square input measured on calibration text
+    /// (`RillRuntime.Calibration`): the int4k search weighs its errors by it. Tensors of other
+    /// types, and tensors it does not name, are encoded as without it.
+    public var importance: [String: [Float]]
+    /// Recorded in the metadata with the importance (`quantization.calibration`).
+    public var calibration: CalibrationInfo?
 
-    public init(quant: QuantType, overrides: [(pattern: String, type: QuantType)] = []) {
+    public init(
+        quant: QuantType, overrides: [(pattern: String, type: QuantType)] = [],
+        importance: [String: [Float]] = [:], calibration: CalibrationInfo? = nil
+    ) {
         self.quant = quant
         self.overrides = overrides
+        self.importance = importance
+        self.calibration = calibration
     }
 }
 
@@ -21,8 +32,11 @@ public struct ConvertSummary: Sendable {
         public var type: QuantType
         public var shape: [Int]
         public var bytes: Int
-        /// ‖x − dequant(q(x))‖ / ‖x‖ (0 for f32).
+        /// ‖x − dequant(q(x))‖ / ‖x‖ (0 for f32). Unweighted, also for a calibrated tensor,
+        /// whose search minimised the importance-weighted error instead.
         public var relativeRMSE: Double
+        /// Encoded with calibration statistics.
+        public var calibrated: Bool
     }
     public var architecture: String
     public var tensors: [TensorReport]
@@ -139,13 +153,20 @@ public enum Converter {
         }
 
         let policy = QuantPolicy(requested: options.quant, overrides: options.overrides)
-        let pending = plan.map { p in
-            PendingTensor(name: p.name, type: policy.type(for: p.name, shape: p.shape, role: p.role), shape: p.shape, values: p.values)
+        let pending = try plan.map { p in
+            let type = policy.type(for: p.name, shape: p.shape, role: p.role)
+            let importance = type == .int4k ? options.importance[p.name] : nil
+            if let importance, importance.count != p.shape.last {
+                throw ConvertError.calibrationMismatch(tensor: p.name, columns: p.shape.last ?? 0, weights: importance.count)
+            }
+            return PendingTensor(name: p.name, type: type, shape: p.shape, importance: importance, values: p.values)
         }
         let metadata = RillMetadata(
             config: cc.config, bosTokenID: cc.bosTokenID, eosTokenID: cc.eosTokenID, tokenizer: tokInfo,
             provenance: Provenance(converter: version, sourceArchitecture: cc.sourceArchitecture, sourceFiles: sources, sourceDType: cc.sourceDType),
-            quantization: QuantizationInfo(requested: options.quant.description, overrides: options.overrides.map { "\($0.pattern)=\($0.type)" }),
+            quantization: QuantizationInfo(
+                requested: options.quant.description, overrides: options.overrides.map { "\($0.pattern)=\($0.type)" },
+                calibration: options.importance.isEmpty ? nil : options.calibration),
             configSources: cc.sources)
 
         var reports = [ConvertSummary.TensorReport?](repeating: nil, count: pending.count)
@@ -155,12 +176,24 @@ public enum Converter {
             onEncoded: { i, values, stored in
                 reports[i] = .init(
                     name: stored.name, type: stored.type, shape: stored.shape, bytes: stored.layout.byteCount,
-                    relativeRMSE: relativeRMSE(values, stored))
+                    relativeRMSE: relativeRMSE(values, stored), calibrated: pending[i].importance != nil)
             })
         let fileBytes = specs.map { Int($0.offset + $0.length) }.max() ?? 0
         return ConvertSummary(
             architecture: cc.config.architecture, tensors: reports.compactMap { $0 }, fileBytes: fileBytes,
             sourceBytes: sourceBytes, hasTokenizer: tokenizer != nil, warnings: warnings)
+    }
+}
+
+/// A conversion's own failures (the file and field errors are ``RillFileError``s).
+public enum ConvertError: Error, CustomStringConvertible {
+    case calibrationMismatch(tensor: String, columns: Int, weights: Int)
+
+    public var description: String {
+        switch self {
+        case let .calibrationMismatch(t, c, w):
+            return "calibration statistics of '\(t)' have \(w) columns, the tensor \(c): they were measured on another model"
+        }
     }
 }
 

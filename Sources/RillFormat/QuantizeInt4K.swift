@@ -27,24 +27,36 @@ public struct Int4KRowScales: Sendable, Equatable {
 /// block's codes are the floor or ceiling of its d and m against them (of the four pairs, the one
 /// of least error after the nibbles are rounded again on the stored values). Elements past the row's end take no part in the
 /// fit and are encoded as the level nearest 0.
+///
+/// `importance` (one non-negative weight per element of the row, from `rill convert
+/// --calibrate`: the mean square of the activation each column multiplies) turns every error
+/// above into a weighted one, Σ wᵢ (xᵢ − x̂ᵢ)², which is the expected squared error of the
+/// row's dot product when activations are uncorrelated. nil weighs every element alike.
 public func quantizeRowInt4K(
-    _ x: UnsafeBufferPointer<Float>, quants: UnsafeMutablePointer<UInt8>, codes: UnsafeMutablePointer<UInt8>
+    _ x: UnsafeBufferPointer<Float>, quants: UnsafeMutablePointer<UInt8>, codes: UnsafeMutablePointer<UInt8>,
+    importance: UnsafeBufferPointer<Float>? = nil
 ) -> Int4KRowScales {
     let bs = QuantType.blockSize
     let nb = (x.count + bs - 1) / bs
+    precondition(importance == nil || importance!.count == x.count, "importance must give one weight per element")
     var fits = [(d: Float, m: Float)](repeating: (0, 0), count: nb)
     var v = [Float](repeating: 0, count: bs)
+    var w = [Float](repeating: 1, count: bs)
+    func load(_ b: Int, _ count: Int) {
+        for i in 0..<count { v[i] = x[b * bs + i] }
+        if let importance { for i in 0..<count { w[i] = importance[b * bs + i] } }
+    }
     for b in 0..<nb {
         let count = min(bs, x.count - b * bs)
-        for i in 0..<count { v[i] = x[b * bs + i] }
-        fits[b] = fitBlock(v, count: count)
+        load(b, count)
+        fits[b] = fitBlock(v, w, count: count)
     }
     let dMax = fits.reduce(Float(0)) { max($0, $1.d) }, mMax = fits.reduce(Float(0)) { max($0, $1.m) }
     let scales = Int4KRowScales(d: dMax / 255, m: mMax / 255)
     var n = [UInt8](repeating: 0, count: bs), bestN = n
     for b in 0..<nb {
         let count = min(bs, x.count - b * bs)
-        for i in 0..<count { v[i] = x[b * bs + i] }
+        load(b, count)
         var best: (s: UInt8, m: UInt8) = (0, 0)
         var bestErr = Float.infinity
         let sc = codeCandidates(fits[b].d, scales.d), mc = codeCandidates(fits[b].m, scales.m)
@@ -56,7 +68,7 @@ public func quantizeRowInt4K(
                     n[i] = nearestLevel(i < count ? v[i] : 0, ds: ds, ms: ms)
                     if i < count {
                         let e = v[i] - (Float(n[i]) * ds - ms)
-                        err += e * e
+                        err += w[i] * e * e
                     }
                 }
                 if err < bestErr {
@@ -111,41 +123,41 @@ private func codeCandidates(_ value: Float, _ unit: Float) -> (lo: UInt8, hi: UI
     return (UInt8(max(0, min(255, r.rounded(.down)))), UInt8(max(0, min(255, r.rounded(.up)))))
 }
 
-/// The (d ≥ 0, m ≥ 0) of `v[i] ≈ d·n_i − m`, n_i ∈ 0…15, of least squared error over
-/// `v[0..<count]` among the searched grids.
-private func fitBlock(_ v: [Float], count: Int) -> (d: Float, m: Float) {
+/// The (d ≥ 0, m ≥ 0) of `v[i] ≈ d·n_i − m`, n_i ∈ 0…15, of least weighted squared error
+/// Σ wᵢ (vᵢ − x̂ᵢ)² over `v[0..<count]` among the searched grids.
+private func fitBlock(_ v: [Float], _ w: [Float], count: Int) -> (d: Float, m: Float) {
     var lo: Float = 0, hi: Float = 0
     for i in 0..<count { lo = min(lo, v[i]); hi = max(hi, v[i]) }
     guard hi > lo, lo.isFinite, hi.isFinite else { return (0, max(0, -lo)) }
     // The plain grid: 16 levels from lo to hi.
     var best = (d: (hi - lo) / 15, m: -lo)
-    var bestErr = blockError(v, count: count, d: best.d, m: best.m)
+    var bestErr = blockError(v, w, count: count, d: best.d, m: best.m)
     for step in -10...10 {
         let iscale = (15 + 0.1 * Float(step)) / (hi - lo)
-        // Least squares of v ≈ d·n − m for the grid's rounded levels n.
-        var sn: Float = 0, snn: Float = 0, sx: Float = 0, snx: Float = 0
+        // Weighted least squares of v ≈ d·n − m for the grid's rounded levels n.
+        var sw: Float = 0, sn: Float = 0, snn: Float = 0, sx: Float = 0, snx: Float = 0
         for i in 0..<count {
             let n = max(0, min(15, ((v[i] - lo) * iscale).rounded(.toNearestOrEven)))
-            sn += n; snn += n * n; sx += v[i]; snx += n * v[i]
+            sw += w[i]; sn += w[i] * n; snn += w[i] * n * n; sx += w[i] * v[i]; snx += w[i] * n * v[i]
         }
-        let c = Float(count), det = c * snn - sn * sn
+        let det = sw * snn - sn * sn
         guard det > 0 else { continue }
-        var d = (c * snx - sn * sx) / det
+        var d = (sw * snx - sn * sx) / det
         var m = -(snn * sx - sn * snx) / det
         if m < 0 { m = 0; d = snn > 0 ? snx / snn : 0 }  // the minimum may only lower the grid
         guard d > 0, d.isFinite, m.isFinite else { continue }
-        let err = blockError(v, count: count, d: d, m: m)
+        let err = blockError(v, w, count: count, d: d, m: m)
         if err < bestErr { bestErr = err; best = (d, m) }
     }
     return best
 }
 
-/// Σ (v − x̂)² with each element on its nearest level of `d·n − m`.
-private func blockError(_ v: [Float], count: Int, d: Float, m: Float) -> Float {
+/// Σ wᵢ (vᵢ − x̂ᵢ)² with each element on its nearest level of `d·n − m`.
+private func blockError(_ v: [Float], _ w: [Float], count: Int, d: Float, m: Float) -> Float {
     var err: Float = 0
     for i in 0..<count {
         let e = v[i] - (Float(nearestLevel(v[i], ds: d, ms: m)) * d - m)
-        err += e * e
+        err += w[i] * e * e
     }
     return err
 }

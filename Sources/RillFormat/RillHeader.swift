@@ -8,10 +8,10 @@ public struct RillHeader: Sendable, Equatable {
     public static let currentMajor: UInt16 = 2
     /// The newest minor version this code writes (§11): 2.1 adds `config_sources` and
     /// `provenance.source_dtype`, 2.2 the architecture `subllm`, 2.3 `tokenizer.chat_template`, 2.4 the storage type
-    /// `int4k`.
+    /// `int4k`, 2.5 `quantization.calibration`.
     /// A writer stamps the lowest minor whose features the file uses
     /// (`RillMetadata.minimumMinorVersion`).
-    public static let currentMinor: UInt16 = 4
+    public static let currentMinor: UInt16 = 5
     /// Tensor data offsets are multiples of this.
     public static let alignment = 64
 

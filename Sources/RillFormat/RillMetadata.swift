@@ -29,6 +29,7 @@ public struct RillMetadata: Sendable, Equatable {
 extension RillMetadata {
     /// The lowest minor version of format 2 that holds everything in this metadata (§11).
     public var minimumMinorVersion: UInt16 {
+        if quantization.calibration != nil { return 5 }
         if tokenizer?.chatTemplate != nil { return 3 }
         if case .subllm = config { return 2 }
         return configSources != nil || provenance.sourceDType != nil ? 1 : 0
@@ -110,9 +111,31 @@ public struct Provenance: Codable, Sendable, Equatable {
 public struct QuantizationInfo: Codable, Sendable, Equatable {
     public var requested: String
     public var overrides: [String]
-    public init(requested: String, overrides: [String]) {
+    /// The text `--calibrate` ran the float model over (format 2.5); nil when none.
+    public var calibration: CalibrationInfo?
+    public init(requested: String, overrides: [String], calibration: CalibrationInfo? = nil) {
         self.requested = requested
         self.overrides = overrides
+        self.calibration = calibration
+    }
+}
+
+/// What a calibrated conversion measured its activation statistics on (`Formats/rill.md` §4.5).
+public struct CalibrationInfo: Codable, Sendable, Equatable {
+    /// The text file's name (no directory), size and XXH64 (`"0x"` + 16 hex digits).
+    public var file: String
+    public var bytes: Int
+    public var xxh64: String
+    /// Tokens the float model ran over, in chunks of `context` tokens each from an empty state.
+    public var tokens: Int
+    public var context: Int
+
+    public init(file: String, bytes: Int, xxh64: String, tokens: Int, context: Int) {
+        self.file = file
+        self.bytes = bytes
+        self.xxh64 = xxh64
+        self.tokens = tokens
+        self.context = context
     }
 }
 

@@ -8,11 +8,16 @@ public struct PendingTensor {
     public var type: QuantType
     public var shape: [Int]
     public var values: () throws -> [Float]
+    /// One weight per column (the mean square of the activation it multiplies), which the
+    /// int4k search weighs its errors by (``quantizeRowInt4K(_:quants:codes:importance:)``);
+    /// nil, and for every other type, ignored.
+    public var importance: [Float]?
 
-    public init(name: String, type: QuantType, shape: [Int], values: @escaping () throws -> [Float]) {
+    public init(name: String, type: QuantType, shape: [Int], importance: [Float]? = nil, values: @escaping () throws -> [Float]) {
         self.name = name
         self.type = type
         self.shape = shape
+        self.importance = importance
         self.values = values
     }
 }
@@ -126,7 +131,10 @@ public enum RillWriter {
             let buf = UnsafeMutableRawPointer.allocate(byteCount: max(layout.byteCount, 1), alignment: 64)
             defer { buf.deallocate() }
             buf.initializeMemory(as: UInt8.self, repeating: 0, count: layout.byteCount)
-            values.withUnsafeBufferPointer { writeQuantized($0, layout: layout, into: buf) }
+            if let imp = t.importance, imp.count != layout.cols {
+                throw RillFileError.invalidField(path: path, field: "importance of '\(t.name)'", expected: "\(layout.cols) weights", found: "\(imp.count)")
+            }
+            values.withUnsafeBufferPointer { writeQuantized($0, layout: layout, into: buf, importance: t.importance) }
             specs[i].xxh64 = xxh64(buf, count: layout.byteCount)
             onEncoded(i, values, TensorView(name: t.name, shape: t.shape, layout: layout, base: UnsafeRawPointer(buf)))
             try pwriteAll(buf, layout.byteCount, Int(specs[i].offset))

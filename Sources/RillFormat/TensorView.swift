@@ -107,9 +107,9 @@ public final class OwnedTensor: @unchecked Sendable {
     public let storage: UnsafeMutableRawPointer
     public let view: TensorView
 
-    /// Quantises `values` (row-major, `shape`) to `type`. Precondition: `values.count` equals
-    /// the product of `shape`.
-    public init(name: String, shape: [Int], type: QuantType, values: [Float]) {
+    /// Quantises `values` (row-major, `shape`) to `type`, int4k steered by `importance` (one
+    /// weight per column) when given. Precondition: `values.count` equals the product of `shape`.
+    public init(name: String, shape: [Int], type: QuantType, values: [Float], importance: [Float]? = nil) {
         guard let layout = TensorLayout(type: type, shape: shape) else {
             preconditionFailure("bad shape \(shape) for \(name)")
         }
@@ -117,7 +117,7 @@ public final class OwnedTensor: @unchecked Sendable {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(layout.byteCount, 1), alignment: 64)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: max(layout.byteCount, 1))
         values.withUnsafeBufferPointer { src in
-            writeQuantized(src, layout: layout, into: storage)
+            writeQuantized(src, layout: layout, into: storage, importance: importance)
         }
         self.storage = storage
         view = TensorView(name: name, shape: shape, layout: layout, base: UnsafeRawPointer(storage))
@@ -128,8 +128,12 @@ public final class OwnedTensor: @unchecked Sendable {
 
 /// Encodes `values` (row-major, `layout.elementCount` floats) into `dst` in `layout`'s type.
 /// `dst` must hold `layout.byteCount` bytes and be zeroed where padding is expected.
-public func writeQuantized(_ values: UnsafeBufferPointer<Float>, layout: TensorLayout, into dst: UnsafeMutableRawPointer) {
+/// `importance` (`layout.cols` weights) steers int4k's search; the other types ignore it.
+public func writeQuantized(
+    _ values: UnsafeBufferPointer<Float>, layout: TensorLayout, into dst: UnsafeMutableRawPointer, importance: [Float]? = nil
+) {
     precondition(values.count == layout.elementCount)
+    precondition(importance == nil || importance!.count == layout.cols, "importance must give one weight per column")
     switch layout.type {
     case .f32:
         dst.copyMemory(from: values.baseAddress!, byteCount: values.count * 4)
@@ -142,14 +146,14 @@ public func writeQuantized(_ values: UnsafeBufferPointer<Float>, layout: TensorL
         // the slicing).
         let nb = layout.blocksPerRow, bpb = layout.type.bytesPerBlock, rows = layout.rows
         let slices = min(rows, 4 * ProcessInfo.processInfo.activeProcessorCount)
-        let out = UnsafeMutableRawPointer(dst), src = values  // (captured by the workers)
+        let out = UnsafeMutableRawPointer(dst), src = values, weights = importance  // (captured by the workers)
         DispatchQueue.concurrentPerform(iterations: slices) { slice in
             let rowQuants = UnsafeMutablePointer<UInt8>.allocate(capacity: nb * bpb)
             let rowCodes = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * nb)
             defer { rowQuants.deallocate(); rowCodes.deallocate() }
             for r in (rows * slice / slices)..<(rows * (slice + 1) / slices) {
                 let row = UnsafeBufferPointer(rebasing: src[(r * layout.cols)..<((r + 1) * layout.cols)])
-                let rs = quantizeRowInt4K(row, quants: rowQuants, codes: rowCodes)
+                let rs = weights.withUnsafeBufferPointerOrNil { quantizeRowInt4K(row, quants: rowQuants, codes: rowCodes, importance: $0) }
                 let head = layout.rowScalesOffset(row: r)
                 out.storeBytes(of: rs.d, toByteOffset: head, as: Float.self)
                 out.storeBytes(of: rs.m, toByteOffset: head + 4, as: Float.self)
@@ -181,6 +185,16 @@ public func writeQuantized(_ values: UnsafeBufferPointer<Float>, layout: TensorL
                 (dst + at.quants).copyMemory(from: rowQuants + b * bpb, byteCount: bpb)
                 (dst + at.scale).storeBytes(of: rowScales[b], as: Float.self)
             }
+        }
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    /// The array's buffer, or nil, for the duration of `body`.
+    func withUnsafeBufferPointerOrNil<R>(_ body: (UnsafeBufferPointer<Float>?) -> R) -> R {
+        switch self {
+        case .none: return body(nil)
+        case let .some(a): return a.withUnsafeBufferPointer { body($0) }
         }
     }
 }

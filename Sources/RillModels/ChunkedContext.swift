@@ -21,6 +21,12 @@ protocol ChunkedContext: ModelContext {
 }
 
 extension ChunkedContext {
+    // Every projection of a context, the head's included, runs on its one workspace.
+    var activationStatistics: ActivationStatistics? {
+        get { headWorkspace.statistics }
+        set { headWorkspace.statistics = newValue }
+    }
+
     func step(_ token: Int32, logits out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         stepToken.pointee = token
         forward(UnsafeBufferPointer(start: stepToken, count: 1), pool: pool)

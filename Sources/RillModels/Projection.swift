@@ -26,6 +26,8 @@ final class Workspace {
     let input: MatVecInput
     /// The input a fused step prepares while `input` is still being read.
     let nextInput: MatVecInput
+    /// Set by a calibration run: every projection's input is added to it.
+    var statistics: ActivationStatistics?
 
     /// `maxCols`: the longest row of any matrix the model multiplies; `threads`: the pool's.
     init(maxCols: Int, threads: Int) {
@@ -100,6 +102,7 @@ final class MatVecInput {
 /// activations (int8 activations cost the tiny fixtures 0.3–0.6 points of int8 arg-max
 /// agreement; int16's rounding is 256× smaller). f32/f16 stay float.
 func matVec(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, ws: Workspace, pool: ThreadPool) {
+    ws.statistics?.record(w, x, lda: w.cols, rows: 1)
     ws.input.begin(for: w)
     ws.input.quantize(for: w, x, elements: 0..<w.cols)
     ws.input.matVec(w, x, y, pool: pool)
@@ -112,6 +115,7 @@ func gemmRows(
     ws: Workspace, pool: ThreadPool
 ) {
     precondition(ws.tiles.count >= ws.tileFloats * pool.threadCount, "workspace made for fewer threads than the pool")
+    ws.statistics?.record(w, a, lda: lda, rows: t)
     sgemmTiledQuantizedParallel(
         pool: pool, x: a, ldx: lda, tokens: t, w: w, y: c, ldy: ldc, tileRows: gemmTileRows,
         scratch: ws.tiles.pointer, scratchPerThread: ws.tileFloats)

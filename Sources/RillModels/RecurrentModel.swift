@@ -65,6 +65,8 @@ public protocol ModelContext: AnyObject {
     /// SUBLLM: how many brackets deep the last token of the last forward pass went (0: its
     /// outermost bracket dropped it); nil for models without brackets.
     var lastTokenDepth: Int? { get }
+    /// While set, every projection's input is added to it (`rill convert --calibrate`).
+    var activationStatistics: ActivationStatistics? { get set }
 }
 
 extension ModelContext {

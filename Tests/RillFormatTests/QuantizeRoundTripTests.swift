@@ -249,3 +249,75 @@ final class QuantizeRoundTripTests: XCTestCase {
         }
     }
 }
+
+/// `--calibrate`'s importance weights in the int4k search (`quantizeRowInt4K(…importance:)`).
+final class Int4KImportanceTests: XCTestCase {
+    static func weightedError(_ t: OwnedTensor, _ x: [Float], _ w: [Float], rows: Int, cols: Int) -> Double {
+        var out = [Float](repeating: 0, count: cols), e = 0.0
+        for r in 0..<rows {
+            out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
+            for j in 0..<cols {
+                let d = Double(x[r * cols + j] - out[j])
+                e += Double(w[j]) * d * d
+            }
+        }
+        return e
+    }
+
+    /// Equal weights are the unweighted search: the same bytes.
+    func testEqualImportanceGivesTheUnweightedBytes() {
+        var rng = SplitMix64(seed: 51)
+        for cols in [1, 33, 95, 257] {
+            let rows = 5
+            let x = rng.floats(rows * cols, scale: 2)
+            let plain = OwnedTensor(name: "t", shape: [rows, cols], type: .int4k, values: x)
+            let ones = OwnedTensor(name: "t", shape: [rows, cols], type: .int4k, values: x, importance: [Float](repeating: 1, count: cols))
+            let n = plain.view.layout.byteCount
+            XCTAssertEqual(
+                Array(UnsafeRawBufferPointer(start: plain.storage, count: n)),
+                Array(UnsafeRawBufferPointer(start: ones.storage, count: n)), "cols \(cols)")
+        }
+    }
+
+    /// Columns whose activations are large (a few per block, as real activations have) are kept
+    /// more exactly: the importance-weighted error, the dot product's expected error, falls
+    /// well below the unweighted search's on random rows of odd widths. Other types ignore it.
+    func testImportanceLowersTheWeightedError() {
+        var rng = SplitMix64(seed: 52)
+        for cols in [33, 95, 257, 1000] {
+            let rows = 16
+            let x = rng.floats(rows * cols)
+            // Log-uniform importance over four decades.
+            let w = rng.floats(cols).map { Float(pow(10, 2 * Double($0))) }
+            let plain = OwnedTensor(name: "t", shape: [rows, cols], type: .int4k, values: x)
+            let steered = OwnedTensor(name: "t", shape: [rows, cols], type: .int4k, values: x, importance: w)
+            let before = Self.weightedError(plain, x, w, rows: rows, cols: cols)
+            let after = Self.weightedError(steered, x, w, rows: rows, cols: cols)
+            XCTAssertLessThan(after, 0.8 * before, "cols \(cols): \(after) vs \(before)")
+            let int8 = OwnedTensor(name: "t", shape: [rows, cols], type: .int8, values: x, importance: w)
+            let int8Plain = OwnedTensor(name: "t", shape: [rows, cols], type: .int8, values: x)
+            XCTAssertEqual(
+                Array(UnsafeRawBufferPointer(start: int8.storage, count: int8.view.layout.byteCount)),
+                Array(UnsafeRawBufferPointer(start: int8Plain.storage, count: int8.view.layout.byteCount)))
+        }
+    }
+
+    /// Zero importance everywhere (dead inputs) or in whole blocks still encodes finite values
+    /// within the plain grid's step.
+    func testZeroImportanceBlocksStillEncode() {
+        var rng = SplitMix64(seed: 53)
+        let cols = 70, rows = 3
+        let x = rng.floats(rows * cols, scale: 2)
+        for w in [[Float](repeating: 0, count: cols), (0..<cols).map { $0 < 32 ? 0 : 1 }] {
+            let t = OwnedTensor(name: "t", shape: [rows, cols], type: .int4k, values: x, importance: w)
+            var out = [Float](repeating: .nan, count: cols)
+            for r in 0..<rows {
+                out.withUnsafeMutableBufferPointer { t.view.dequantizeRow(r, into: $0) }
+                for j in 0..<cols {
+                    XCTAssert(out[j].isFinite)
+                    XCTAssertEqual(out[j], x[r * cols + j], accuracy: 4.0 / 15 * 1.05, "row \(r) column \(j)")
+                }
+            }
+        }
+    }
+}
