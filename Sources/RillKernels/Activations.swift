@@ -39,6 +39,62 @@ public func siluReference(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer
     for i in 0..<n { out[i] = x[i] / (1 + Float.exp(-x[i])) }
 }
 
+// MARK: - Softmax
+
+/// softmax over `x[0..<n]` in place: the maximum subtracted, ``vexp(_:)`` in 8 lanes, the sum
+/// accumulated in 8 lanes, then every element scaled by 1/Σ. Within a few ulp of
+/// ``softmaxReference(_:count:)`` (in the tests). An attention row over thousands of keys made
+/// libm's per-element `expf` a fifth of a long-context decode step.
+public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+    precondition(n >= 0)
+    guard n > 0 else { return }
+    var mv = SIMD8<Float>(repeating: -.infinity)
+    var i = 0
+    while i + 8 <= n {
+        mv = pointwiseMax(mv, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self))
+        i += 8
+    }
+    var m = mv.max()
+    while i < n { m = max(m, x[i]); i += 1 }
+    var sumv = SIMD8<Float>()
+    i = 0
+    while i < n {
+        // One code path for full and partial groups, so that vexp is inlined (one call site).
+        let count = min(8, n - i)
+        let v = count == 8 ? UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) : loadPartial(x + i, count: count)
+        var e = vexp(v - m)
+        if count < 8 { for l in count..<8 { e[l] = 0 } }
+        sumv += e
+        if count == 8 {
+            UnsafeMutableRawPointer(x + i).storeBytes(of: e, as: SIMD8<Float>.self)
+        } else {
+            storePartial(e, x + i, count: count)
+        }
+        i += 8
+    }
+    let inv = 1 / sumv.sum()
+    i = 0
+    while i + 8 <= n {
+        let p = UnsafeMutableRawPointer(x + i)
+        p.storeBytes(of: p.loadUnaligned(as: SIMD8<Float>.self) * inv, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { x[i] *= inv; i += 1 }
+}
+
+/// Scalar twin of ``softmaxInPlace(_:count:)`` with libm's `expf`, summed in order.
+public func softmaxReference(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+    guard n > 0 else { return }
+    var m = -Float.infinity
+    for j in 0..<n { m = max(m, x[j]) }
+    var sum: Float = 0
+    for j in 0..<n {
+        x[j] = Float.exp(x[j] - m)
+        sum += x[j]
+    }
+    for j in 0..<n { x[j] /= sum }
+}
+
 // MARK: - Softplus
 
 /// `out[i] = log(1 + e^x[i])`, or `x[i]` where `x[i] > 20` — PyTorch's `F.softplus` with

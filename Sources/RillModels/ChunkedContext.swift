@@ -27,6 +27,10 @@ extension ChunkedContext {
         set { headWorkspace.statistics = newValue }
     }
 
+    var projectionWork: (multiplyAdds: Int, nanoseconds: UInt64) {
+        (headWorkspace.gemmMultiplyAdds, headWorkspace.gemmNanoseconds)
+    }
+
     func step(_ token: Int32, logits out: UnsafeMutablePointer<Float>, pool: ThreadPool) {
         stepToken.pointee = token
         forward(UnsafeBufferPointer(start: stepToken, count: 1), pool: pool)

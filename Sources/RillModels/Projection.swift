@@ -1,3 +1,4 @@
+import Dispatch
 import RillFormat
 import RillKernels
 
@@ -28,6 +29,10 @@ final class Workspace {
     let nextInput: MatVecInput
     /// Set by a calibration run: every projection's input is added to it.
     var statistics: ActivationStatistics?
+    /// Multiply-adds and wall time of the multi-token projections (``gemmRows``) so far: what
+    /// `rill bench` divides by the cores' peak rate (its prefill_compute_ratio).
+    var gemmMultiplyAdds = 0
+    var gemmNanoseconds: UInt64 = 0
 
     /// `maxCols`: the longest row of any matrix the model multiplies; `threads`: the pool's.
     init(maxCols: Int, threads: Int) {
@@ -116,9 +121,12 @@ func gemmRows(
 ) {
     precondition(ws.tiles.count >= ws.tileFloats * pool.threadCount, "workspace made for fewer threads than the pool")
     ws.statistics?.record(w, a, lda: lda, rows: t)
+    let t0 = DispatchTime.now().uptimeNanoseconds
     sgemmTiledQuantizedParallel(
         pool: pool, x: a, ldx: lda, tokens: t, w: w, y: c, ldy: ldc, tileRows: gemmTileRows,
         scratch: ws.tiles.pointer, scratchPerThread: ws.tileFloats)
+    ws.gemmNanoseconds &+= DispatchTime.now().uptimeNanoseconds - t0
+    ws.gemmMultiplyAdds &+= t * w.rows * w.cols
 }
 
 /// `out (T, rows) = x (T, cols) · Wᵀ (+ bias)`: a mat-vec for one token, a tiled GEMM for more.

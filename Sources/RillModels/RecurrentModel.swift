@@ -67,6 +67,9 @@ public protocol ModelContext: AnyObject {
     var lastTokenDepth: Int? { get }
     /// While set, every projection's input is added to it (`rill convert --calibrate`).
     var activationStatistics: ActivationStatistics? { get set }
+    /// Multiply-adds the multi-token projections (the prefill's GEMMs, dequantised tiles and
+    /// sgemm) have done since the context was made, and the wall time they took.
+    var projectionWork: (multiplyAdds: Int, nanoseconds: UInt64) { get }
 }
 
 extension ModelContext {

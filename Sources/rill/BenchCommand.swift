@@ -14,8 +14,10 @@ struct Bench: ParsableCommand {
             bandwidth (measured here, same threads) and the fraction of it decode achieves: \
             (weight + state bytes per token) × tokens/s ÷ probe. The probe's passes are interleaved \
             with a second --gen decode tokens, so decode is compared with the bandwidth of the same \
-            seconds (a shared host's moves); the best single pass is shown beside it. Use a \
-            release build.
+            seconds (a shared host's moves); the best single pass is shown beside it. The compute \
+            roofline: the prefill's multi-token projections (GEMMs) in GFLOP/s, against the \
+            cores' peak f32 multiply-add rate measured here (prefill_compute_ratio), with the \
+            int8 dot-product peak beside it. Use a release build.
               rill bench model.rill --prompt 512 --gen 128 --threads 2
               rill bench model.rill --json
             """)
@@ -31,7 +33,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    @Flag(name: .customLong("no-probe"), help: "Skip the bandwidth probe.")
+    @Flag(name: .customLong("no-probe"), help: "Skip the bandwidth and compute-peak probes.")
     var noProbe = false
 
     @Option(help: "Long run: process this many tokens (chunked prefill) with decode probes at log-spaced positions.")
@@ -64,11 +66,14 @@ struct Bench: ParsableCommand {
         var rng = SplitMix64(seed: 42)
         let ids = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(m.vocabSize)) }
 
+        let work0 = session.context.projectionWork
         let p0 = DispatchTime.now().uptimeNanoseconds
         try session.prefill(ids)
         var token = argmax(session.logits, m.vocabSize)
         let p1 = DispatchTime.now().uptimeNanoseconds
         let prefillS = Double(p1 - p0) / 1e9
+        let work1 = session.context.projectionWork
+        let gemmMACs = work1.multiplyAdds - work0.multiplyAdds, gemmNs = work1.nanoseconds - work0.nanoseconds
 
         // SAMBA reads more of its K/V windows as they fill: the mean over the decoded tokens.
         let stateReadBefore = session.stateBytesReadPerStep
@@ -99,6 +104,8 @@ struct Bench: ParsableCommand {
         let paired = noProbe ? nil : try PairedBandwidth.measure(
             session: session, token: &token, tokens: gen, weightBytesPerToken: wbytes)
         let best = paired?.bestGBs ?? 0
+        let peak = noProbe ? nil : ComputePeak.measure(pool: session.pool)
+        let gemmGFlops = gemmNs > 0 ? 2 * Double(gemmMACs) / Double(gemmNs) : 0
         let r = BenchResult(
             model: model.path, architecture: m.config.architecture, threads: session.pool.threadCount,
             promptTokens: prompt, genTokens: gen, openMs: openMs, prefillTokS: Double(prompt) / prefillS,
@@ -110,7 +117,9 @@ struct Bench: ParsableCommand {
             pairedDecodeTokS: paired?.decodeTokS ?? 0, bandwidthBestGBs: best,
             bandwidthRatioBest: best > 0 ? Double(wbytes + sbytes) * decodeTokS / 1e9 / best : 0,
             fileBytes: Int(m.file.header.fileSize), context: session.capacity, decodeByDepth: byDepth,
-            kvBytesPerTokenByLevel: kvLevels(m, session.kvCache), kvReservedBytes: session.capacity == nil ? nil : session.stateBytes)
+            kvBytesPerTokenByLevel: kvLevels(m, session.kvCache), kvReservedBytes: session.capacity == nil ? nil : session.stateBytes,
+            prefillProjectionGFlops: gemmGFlops, prefillProjectionShare: prefillS > 0 ? Double(gemmNs) / 1e9 / prefillS : 0,
+            computePeak: peak, prefillComputeRatio: peak.map { $0.f32GFlops > 0 ? gemmGFlops / $0.f32GFlops : 0 })
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
@@ -148,6 +157,12 @@ struct BenchResult: Encodable {
     let decodeByDepth: [DepthLatency]?
     let kvBytesPerTokenByLevel: [Int]?
     let kvReservedBytes: Int?
+    /// The prefill's multi-token projections: their rate in GFLOP/s (2 per multiply-add) and
+    /// their share of the prefill's time; the cores' peak, and the rate as a fraction of the
+    /// f32 peak (the projections run as f32 sgemm on dequantised tiles).
+    let prefillProjectionGFlops: Double, prefillProjectionShare: Double
+    let computePeak: ComputePeak?
+    let prefillComputeRatio: Double?
 
     enum CodingKeys: String, CodingKey {
         case model, architecture, threads, promptTokens = "prompt_tokens", genTokens = "gen_tokens"
@@ -161,6 +176,8 @@ struct BenchResult: Encodable {
         case bandwidthBestGBs = "bandwidth_best_gb_s", bandwidthRatioBest = "bandwidth_ratio_best"
         case fileBytes = "file_bytes", context = "ctx", decodeByDepth = "decode_by_depth"
         case kvBytesPerTokenByLevel = "kv_bytes_per_token_by_level", kvReservedBytes = "kv_reserved_bytes"
+        case prefillProjectionGFlops = "prefill_projection_gflop_s", prefillProjectionShare = "prefill_projection_share"
+        case computePeak = "compute_peak", prefillComputeRatio = "prefill_compute_ratio"
     }
 
     var table: String {
@@ -178,6 +195,9 @@ struct BenchResult: Encodable {
             read per token     weights \(formatBytes(weightBytesPerToken)), state \(formatBytes(stateBytesReadPerToken))
             read bandwidth     \(bandwidthGBs > 0 ? f(bandwidthGBs) + " GB/s while decoding (probe passes between \(f(pairedDecodeTokS, 1)) tok/s decode segments); best pass " + f(bandwidthBestGBs) + " GB/s" : "not measured")
             achieved / probe   \(bandwidthGBs > 0 ? f(bandwidthRatio * 100, 1) + " % of the bandwidth while decoding; " + f(bandwidthRatioBest * 100, 1) + " % of the best pass" : "-")
+            prefill GEMMs      \(prefillProjectionGFlops > 0 ? f(prefillProjectionGFlops, 1) + " GFLOP/s, " + f(prefillProjectionShare * 100, 1) + " % of the prefill's time" : "- (a one-token prompt runs mat-vecs)")
+            compute peak       \(computePeak.map { f($0.f32GFlops, 1) + " GFLOP/s f32 FMA, " + f($0.int8GOps, 1) + " GOP/s int8 dot (" + $0.isa + ", \($0.threads) threads)" } ?? "not measured")
+            compute ratio      \(prefillComputeRatio.map { f($0 * 100, 1) + " % of the f32 peak in the prefill's GEMMs" } ?? "-")
 
             """ + attentionLines
     }

@@ -39,6 +39,28 @@ final class ActivationsTests: XCTestCase {
         XCTAssertEqual(got[7], 0)
     }
 
+    /// softmax against its scalar twin on odd lengths (rows of attention scores up to 4,099
+    /// keys), scores spread narrowly and widely, one row with -∞ (masked) entries: every
+    /// probability within 8 ulp of the twin's plus 1e-12 absolute, and the row sums to 1.
+    func testSoftmaxMatchesReference() {
+        var rng = SplitMix64(seed: 43)
+        for n in [1, 2, 7, 8, 9, 31, 33, 257, 4099] {
+            for scale: Float in [0.1, 5, 60] {
+                var x = rng.floats(n, scale: scale)
+                if n > 3 && scale == 5 { x[1] = -.infinity; x[n - 1] = -.infinity }
+                var fast = x, reference = x
+                softmaxInPlace(&fast, count: n)
+                softmaxReference(&reference, count: n)
+                var sum = 0.0
+                for i in 0..<n {
+                    assertClose(fast[i], Double(reference[i]), tolerance: 8 * Double(reference[i].ulp) + 1e-12, "n \(n) scale \(scale) element \(i)")
+                    sum += Double(fast[i])
+                }
+                XCTAssertEqual(sum, 1, accuracy: 1e-5, "n \(n)")
+            }
+        }
+    }
+
     /// SiLU against its scalar twin on odd lengths and a wide range: within 4 ulp (2 from
     /// vexp, the rest from the division), plus the least subnormal for results near zero.
     func testSiLUMatchesReference() {

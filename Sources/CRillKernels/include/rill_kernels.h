@@ -80,6 +80,15 @@ void rill_key_scores(const float *q, size_t m, size_t dim, const float *keys, si
 void rill_weighted_values(const float *weights, size_t m, size_t n, const float *values, size_t ldv, size_t dim,
                           float *out);
 
+/// Peak multiply-add rate probes (compute_peak.c): `iterations` rounds of independent chains
+/// acc = acc·a + b (f32, fused) and acc += a·b over bytes (the quantised kernels' dot product:
+/// VNNI, AVX2 maddubs, NEON sdot). They return a value that depends on every chain (so no
+/// round can be left out), and the operations per round (a multiply-add counts 2).
+float rill_peak_f32(int64_t iterations, float a, float b);
+int64_t rill_peak_f32_flops_per_iteration(void);
+int32_t rill_peak_i8(int64_t iterations, int8_t a, int8_t b);
+int64_t rill_peak_i8_ops_per_iteration(void);
+
 /// The instruction set the kernels were compiled for ("avx512vnni", "avxvnni", "avx2",
 /// "neon-dotprod", "neon", "scalar").
 const char *rill_kernels_isa(void);

@@ -60,15 +60,3 @@ public func windowAttention(
     }
 }
 
-/// softmax over `n` floats in place (max subtracted first).
-func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-    var maxScore = -Float.infinity
-    for j in 0..<n { maxScore = max(maxScore, x[j]) }
-    var sum: Float = 0
-    for j in 0..<n {
-        let e = expf(x[j] - maxScore)
-        x[j] = e
-        sum += e
-    }
-    scaleInPlace(x, by: 1 / sum, count: n)
-}
