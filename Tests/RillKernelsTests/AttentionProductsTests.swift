@@ -4,15 +4,18 @@ import XCTest
 
 /// The attention products over f16 and f32 keys and values against plain double-precision
 /// loops, on sizes that are not multiples of the 8 lanes or of the 4 query rows a pass takes,
-/// with row strides wider than the head (as in a ring holding several key/value heads).
+/// with row strides wider than the head (as in a ring holding several key/value heads), and
+/// key counts beyond the 64-row blocks the value product takes.
 final class AttentionProductsTests: XCTestCase {
     private let scale: Float = 0.37
 
     func testKeyScoresAndWeightedValuesMatchScalarLoops() {
         var rng = SplitMix64(seed: 41)
-        for dim in [1, 7, 8, 20, 64] {
+        // n 130: two blocks of 64 value rows and a remainder; dim 31: the 16-, 8- and 1-lane
+        // loops all run.
+        for dim in [1, 7, 8, 20, 31, 64] {
             for m in [1, 3, 4, 5, 9] {
-                for n in [1, 5, 33] {
+                for n in [1, 5, 33, 130] {
                     let ld = dim + 3
                     let q = rng.floats(m * dim)
                     let keys = rng.floats(n * ld).map { Float16($0) }, values = rng.floats(n * ld).map { Float16($0) }

@@ -306,10 +306,20 @@ final class LlamaRandomTests: XCTestCase {
             norm: w("model.norm.weight"), head: w("model.embed_tokens.weight"))
         let ids: [Int32] = (0..<70).map { Int32(($0 * 31 + 2) % v) }
         let want = reference.forward(ids.map(Int.init)).logits.flatMap { $0.map(Float.init) }
-        let pre = try prefillLogits(Session(model: model, threads: 2, chunk: 16), ids)
-        XCTAssertLessThanOrEqual(maxAbsDiff(pre[...], want[...]), 2e-4, "prefill")
+        // Chunks of 5, 16 and 64 rows: the prefill's causal attention takes tiles of 16 rows
+        // (ChunkAttentionTask), so these cover one partial tile, whole tiles after earlier
+        // chunks, and several tiles with a remainder of 6.
+        for chunk in [5, 16, 64] {
+            let pre = try prefillLogits(Session(model: model, threads: 2, chunk: chunk), ids)
+            XCTAssertLessThanOrEqual(maxAbsDiff(pre[...], want[...]), 2e-4, "prefill, chunk \(chunk)")
+        }
         let step = try stepLogits(Session(model: model, threads: 3), ids)
         XCTAssertLessThanOrEqual(maxAbsDiff(step[...], want[...]), 2e-4, "step")
+        // With f16 keys and values the tiles read the same rounded cache the steps read.
+        let halfPre = try prefillLogits(Session(model: model, threads: 2, chunk: 64, kvCache: .f16), ids)
+        let halfStep = try stepLogits(Session(model: model, threads: 2, kvCache: .f16), ids)
+        XCTAssertLessThanOrEqual(maxAbsDiff(halfPre[...], halfStep[...]), 2e-4, "f16 cache: prefill against steps")
+        XCTAssertLessThanOrEqual(maxAbsDiff(halfPre[...], want[...]), 2e-2, "f16 cache against the reference")
     }
 }
 

@@ -43,7 +43,9 @@ final class SubllmContext: ChunkedContext {
     let scores: Buffer
     /// (T, (H + 2Hkv)·D) stacked q, k, v; (T, H·D) attention output; (T, 2F); (T, F).
     let qkv: Buffer, attn: Buffer, h12: Buffer, u: Buffer
+    /// Per head: a tile of rows' scores against every reserved position, and their queries.
     let attnScores: Buffer
+    let attnQueries: Buffer
     let ws: Workspace
     let logits: Buffer
     let stepToken = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
@@ -75,7 +77,8 @@ final class SubllmContext: ChunkedContext {
         attn = Buffer(t * qd)
         h12 = Buffer(t * 2 * c.intermediateSize)
         u = Buffer(t * c.intermediateSize)
-        attnScores = Buffer(c.numHeads * cap)
+        attnScores = Buffer(c.numHeads * min(t, attentionTileRows) * cap)
+        attnQueries = Buffer(c.numHeads * min(t, attentionTileRows) * c.headDim)
         ws = Workspace(maxCols: max(d, qd, c.intermediateSize), threads: threads)
         logits = Buffer(min(t, logitRows) * c.vocabSize)
     }
@@ -211,10 +214,24 @@ final class SubllmContext: ChunkedContext {
             applyRoPE(qi, headDim: dim, heads: c.numHeads, position: p, invFreq: m.invFreq.pointer)
             applyRoPE(ki, headDim: dim, heads: c.numKVHeads, position: p, invFreq: m.invFreq.pointer)
             cache.write(slot: slot, key: ki, value: vi)
-            // The window attention reads slots 0…slot: every token this level has seen.
+        }
+        if t == 1 {
+            // A decode step: the query heads sharing a key/value head read it together.
             pool.parallelRows(total: c.numHeads, alignment: 1, WindowAttentionTask(
-                q: qi, ring: cache, position: slot, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: dim,
-                out: attn.pointer + i * qd, scores: attnScores.pointer))
+                q: qkv.pointer, ring: cache, position: slotBase, heads: c.numHeads, kvHeads: c.numKVHeads, headDim: dim,
+                out: attn.pointer, scores: attnScores.pointer))
+        } else {
+            // Row i reads slots 0…slotBase + i: every token this level has seen up to it.
+            var r0 = 0
+            while r0 < t {
+                let rows = min(attentionTileRows, t - r0)
+                pool.parallelRows(total: c.numHeads, alignment: 1, ChunkAttentionTask(
+                    q: qkv.pointer + r0 * width, ldq: width, cache: cache, slotBase: slotBase + r0, rows: rows,
+                    heads: c.numHeads, kvHeads: c.numKVHeads, headDim: dim, out: attn.pointer + r0 * qd, ldo: qd,
+                    scores: attnScores.pointer, capacity: capacityPositions, qScratch: attnQueries.pointer,
+                    tileStride: min(chunk, attentionTileRows)))
+                r0 += rows
+            }
         }
         project(blk.o, attn.pointer, out.pointer, t: t, bias: blk.oBias, ws: ws, pool: pool)
         addInPlace(x.pointer, out.pointer, count: t * d)
