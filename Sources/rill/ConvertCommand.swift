@@ -54,7 +54,7 @@ struct Convert: ParsableCommand {
         help: ArgumentHelp("Store tensors matching a glob in another type, e.g. '*.x_proj.weight=f32'. Repeatable.", valueName: "PATTERN=TYPE"))
     var override: [String] = []
 
-    @Option(help: ArgumentHelp("UTF-8 text to calibrate the int4k search on (see below).", valueName: "TEXT"), completion: .file())
+    @Option(help: ArgumentHelp("UTF-8 text to calibrate the int4k search on (see above).", valueName: "TEXT"), completion: .file())
     var calibrate: String?
 
     @Option(name: .customLong("calibrate-ctx"), help: "Tokens per calibration chunk, each from an empty state.")
