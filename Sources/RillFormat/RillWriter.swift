@@ -98,7 +98,11 @@ public enum RillWriter {
 
         let tmp = temporaryPath(for: path)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RillFileError.io(path: tmp, operation: "create", errno: errno) }
+        guard fd >= 0 else {
+            // Named by the file asked for (its folder missing or read-only), not the temporary.
+            let err = errno
+            throw RillFileError.io(path: path, operation: "create it (as \((tmp as NSString).lastPathComponent) beside it)", errno: err)
+        }
         var done = false
         defer {
             close(fd)

@@ -18,7 +18,10 @@ public final class NpyWriter {
         self.rows = rows
         self.cols = cols
         tmp = path + ".partial-\(getpid())"
-        guard let h = fopen(tmp, "wb") else { throw .io(path: tmp, operation: "create", errno: errno) }
+        guard let h = fopen(tmp, "wb") else {
+            let err = errno
+            throw .io(path: path, operation: "create it (as \((tmp as NSString).lastPathComponent) beside it)", errno: err)
+        }
         handle = h
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(cols)), }"
         // magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.

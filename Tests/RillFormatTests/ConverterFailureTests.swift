@@ -73,6 +73,19 @@ final class ConverterFailureTests: XCTestCase {
         XCTAssertEqual(files(in: outDir, withPrefix: "model.rill.partial-"), [])
     }
 
+    /// An output folder that does not exist: the error names the output asked for (not the
+    /// temporary file beside it) and the reason.
+    func testMissingOutputFolderNamesTheOutput() throws {
+        try TinyMamba.write(to: checkpoint)
+        out = outDir + "/no-such-folder/model.rill"
+        XCTAssertThrowsError(try convert()) { e in
+            let text = "\(e)"
+            XCTAssert(text.hasPrefix(out + ": cannot create it"), text)
+            XCTAssert(text.contains("No such file or directory"), text)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
     func testMissingTensorLeavesNothing() throws {
         try TinyMamba.write(to: checkpoint, tensors: TinyMamba.tensors().filter { $0.name != "backbone.layers.1.mixer.D" })
         assertRillError(.missingTensor, field: "backbone.layers.1.mixer.D") { try convert() }
